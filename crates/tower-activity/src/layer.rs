@@ -1,0 +1,181 @@
+//! The tower layer that makes each request's activity context.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::USER_AGENT;
+use http::{HeaderName, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::client_ip::{TrustedProxies, peer_addr};
+use crate::context::{ActivityContext, RequestInfo};
+use crate::future::ResponseFuture;
+use crate::identify::{IdentifyRequest, Unidentified};
+use crate::recorder::Recorder;
+use crate::request_id::{self, X_REQUEST_ID};
+
+/// Gives every request an [`ActivityContext`]: request id, client IP, user
+/// agent, method and path, and the actor and tenant when they are known.
+///
+/// - The request id is the incoming `x-request-id` (the header is
+///   configurable) when it is 1 to 128 characters of a safe set, otherwise a
+///   fresh UUID v7; it is set on the request for inner services and echoed on
+///   the response.
+/// - The client IP is the socket peer, unless [trusted
+///   proxies](ActivityLayer::trusted_proxies) are configured and the peer is
+///   one of them.
+/// - A panic in the inner service is recorded as a `system.panic` event with
+///   outcome `critical`, and the client gets an empty `500` instead of a
+///   dropped connection.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower_activity::{ActivityLayer, NullSink, Recorder, TrustedProxies};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let recorder = Recorder::builder(NullSink).spawn();
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(
+///         ActivityLayer::new()
+///             .recorder(recorder)
+///             .trusted_proxies(TrustedProxies::parse(["10.0.0.0/8"]).unwrap()),
+///     );
+/// # let _ = app;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ActivityLayer<I = Unidentified> {
+    config: Arc<Config>,
+    identify: I,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    header: HeaderName,
+    trusted_proxies: Option<TrustedProxies>,
+    recorder: Option<Recorder>,
+}
+
+impl ActivityLayer {
+    /// A layer with the defaults: `x-request-id`, the socket peer as client
+    /// IP, no identity resolver, and the global recorder.
+    pub fn new() -> Self {
+        ActivityLayer {
+            config: Arc::new(Config {
+                header: X_REQUEST_ID,
+                trusted_proxies: None,
+                recorder: None,
+            }),
+            identify: Unidentified,
+        }
+    }
+}
+
+impl Default for ActivityLayer {
+    fn default() -> Self {
+        ActivityLayer::new()
+    }
+}
+
+impl<I> ActivityLayer<I> {
+    /// Sends the events of requests through this layer to `recorder`
+    /// (otherwise to the [global recorder](crate::set_global_recorder)).
+    pub fn recorder(mut self, recorder: Recorder) -> Self {
+        Arc::make_mut(&mut self.config).recorder = Some(recorder);
+        self
+    }
+
+    /// Reads and echoes the request id in `header` instead of `x-request-id`.
+    pub fn request_id_header(mut self, header: HeaderName) -> Self {
+        Arc::make_mut(&mut self.config).header = header;
+        self
+    }
+
+    /// Believes forwarding headers from these proxies. Without this, the client
+    /// IP is always the socket peer.
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        Arc::make_mut(&mut self.config).trusted_proxies = Some(proxies);
+        self
+    }
+
+    /// Reads the actor and tenant from each request as it arrives.
+    pub fn identify<J>(self, identify: J) -> ActivityLayer<J> {
+        ActivityLayer {
+            config: self.config,
+            identify,
+        }
+    }
+}
+
+impl<S, I: Clone> Layer<S> for ActivityLayer<I> {
+    type Service = ActivityService<S, I>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ActivityService {
+            inner,
+            config: self.config.clone(),
+            identify: self.identify.clone(),
+        }
+    }
+}
+
+/// The service made by [`ActivityLayer`].
+#[derive(Clone, Debug)]
+pub struct ActivityService<S, I = Unidentified> {
+    inner: S,
+    config: Arc<Config>,
+    identify: I,
+}
+
+impl<S, I, ReqBody, ResBody> Service<Request<ReqBody>> for ActivityService<S, I>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    I: IdentifyRequest<ReqBody>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let config = &*self.config;
+        let request_id = request_id::resolve(&config.header, request.headers(), request.extensions());
+        if request.headers().get(&config.header) != Some(&request_id) {
+            request
+                .headers_mut()
+                .insert(config.header.clone(), request_id.clone());
+        }
+        let peer = peer_addr(request.extensions());
+        let ip = match (&config.trusted_proxies, peer) {
+            (Some(proxies), Some(peer)) => Some(proxies.client_ip(peer, request.headers())),
+            (_, peer) => peer,
+        };
+        let identity = self.identify.identify(&request);
+        let context = ActivityContext::for_request(RequestInfo {
+            request_id,
+            ip,
+            user_agent: request.headers().get(USER_AGENT).cloned(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            recorder: config.recorder.clone(),
+            actor: identity.actor,
+            tenant: identity.tenant,
+        });
+        let header = config.header.clone();
+        let inner = &mut self.inner;
+        let called = catch_unwind(AssertUnwindSafe(|| {
+            context.clone().sync_scope(|| inner.call(request))
+        }));
+        match called {
+            Ok(future) => ResponseFuture::running(context, header, future),
+            Err(payload) => ResponseFuture::panicked(context, header, payload),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The metrics the recorder reports through the [`metrics`] facade.
+//!
+//! Install any `metrics` exporter (Prometheus, StatsD, …) to collect them; with
+//! none installed they cost next to nothing.
+
+/// Counter: events accepted into the queue.
+pub const EVENTS_RECORDED: &str = "activity_events_recorded_total";
+/// Counter: events written by the sink.
+pub const EVENTS_WRITTEN: &str = "activity_events_written_total";
+/// Counter: events dropped because the queue was full or the recorder closed,
+/// or given up on at shutdown.
+pub const EVENTS_DROPPED: &str = "activity_events_dropped_total";
+/// Counter: batch writes that failed and were retried.
+pub const BATCHES_FAILED: &str = "activity_batches_failed_total";
+/// Gauge: events waiting in the queue.
+pub const QUEUE_DEPTH: &str = "activity_queue_depth";
+/// Histogram: seconds taken by each successful batch write.
+pub const BATCH_WRITE_SECONDS: &str = "activity_batch_write_seconds";

@@ -1,0 +1,142 @@
+//! What every event goes through before a sink sees it: secrets redacted,
+//! details capped, the IP kept as configured, and over-long fields cut.
+
+use crate::event::ActivityEvent;
+use crate::ip_privacy::IpPrivacy;
+use crate::scrub::Scrubber;
+
+/// The longest resource type kept, in characters.
+pub const MAX_RESOURCE_TYPE_CHARS: usize = 64;
+/// The longest id kept (resource, actor, tenant), and the longest actor label,
+/// in characters.
+pub const MAX_ID_CHARS: usize = 255;
+/// The longest request id kept, in characters.
+pub const MAX_REQUEST_ID_CHARS: usize = crate::request_id::MAX_REQUEST_ID_LEN;
+/// The longest route kept, in characters.
+pub const MAX_ROUTE_CHARS: usize = 512;
+/// The longest method kept, in characters.
+pub const MAX_METHOD_CHARS: usize = 16;
+/// The longest stored IP (an address, a CIDR or a hash), in characters.
+pub const MAX_IP_CHARS: usize = 64;
+
+/// The rules applied to every event before it reaches a sink or a
+/// transaction.
+///
+/// ```
+/// use serde_json::json;
+/// use tower_activity::{Action, ActivityEvent, EventPolicy, IpPrivacy, Scrubber};
+///
+/// let policy = EventPolicy::new()
+///     .scrubber(Scrubber::new().redact_key("tax_id"))
+///     .ip_privacy(IpPrivacy::truncate(24, 48));
+/// let mut event = ActivityEvent::builder(Action::Update)
+///     .ip("198.51.100.23".parse().unwrap())
+///     .details(json!({"tax_id": "DE123", "password": "x"}))
+///     .build()
+///     .unwrap();
+/// policy.apply(&mut event);
+/// assert_eq!(event.ip.as_deref(), Some("198.51.100.0/24"));
+/// assert_eq!(event.details, Some(json!({"tax_id": "[REDACTED]", "password": "[REDACTED]"})));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct EventPolicy {
+    scrubber: Scrubber,
+    ip_privacy: IpPrivacy,
+}
+
+impl EventPolicy {
+    /// The default policy: [`Scrubber::new`] and addresses kept as they are.
+    pub fn new() -> Self {
+        EventPolicy::default()
+    }
+
+    /// Sets how details are scrubbed and capped.
+    pub fn scrubber(mut self, scrubber: Scrubber) -> Self {
+        self.scrubber = scrubber;
+        self
+    }
+
+    /// Sets how client addresses are stored.
+    pub fn ip_privacy(mut self, ip_privacy: IpPrivacy) -> Self {
+        self.ip_privacy = ip_privacy;
+        self
+    }
+
+    /// Applies the policy to `event` in place.
+    pub fn apply(&self, event: &mut ActivityEvent) {
+        if let Some(details) = &mut event.details {
+            self.scrubber.scrub(details);
+        }
+        event.ip = event.ip.take().and_then(|ip| self.ip_privacy.apply(&ip));
+        cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
+        cut(&mut event.resource_id, MAX_ID_CHARS);
+        cut(&mut event.tenant_id, MAX_ID_CHARS);
+        if let Some(actor) = &mut event.actor {
+            cut(&mut actor.id, MAX_ID_CHARS);
+            cut(&mut actor.label, MAX_ID_CHARS);
+        }
+        cut(&mut event.request_id, MAX_REQUEST_ID_CHARS);
+        cut(&mut event.ip, MAX_IP_CHARS);
+        if let Some(user_agent) = &mut event.user_agent {
+            if user_agent.chars().any(crate::user_agent::is_forbidden)
+                || user_agent.chars().count() > crate::user_agent::MAX_USER_AGENT_CHARS
+            {
+                *user_agent = crate::user_agent::sanitize_user_agent(user_agent.as_bytes());
+            }
+        }
+        cut(&mut event.method, MAX_METHOD_CHARS);
+        cut(&mut event.route, MAX_ROUTE_CHARS);
+    }
+}
+
+/// Cuts `field` to at most `max` characters.
+fn cut(field: &mut Option<String>, max: usize) {
+    if let Some(text) = field
+        && let Some((at, _)) = text.char_indices().nth(max)
+    {
+        text.truncate(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Action, Actor};
+
+    #[test]
+    fn over_long_fields_are_cut_on_character_boundaries() {
+        let mut event = ActivityEvent::builder(Action::Read)
+            .resource("é".repeat(100), "ü".repeat(1_000))
+            .actor(Actor::user("x".repeat(300)).with_label("y".repeat(300)))
+            .tenant("t".repeat(300))
+            .route("/".repeat(600))
+            .build()
+            .unwrap();
+        EventPolicy::new().apply(&mut event);
+        assert_eq!(
+            event.resource_type.unwrap().chars().count(),
+            MAX_RESOURCE_TYPE_CHARS
+        );
+        assert_eq!(event.resource_id.unwrap().chars().count(), MAX_ID_CHARS);
+        let actor = event.actor.unwrap();
+        assert_eq!(actor.id.unwrap().len(), MAX_ID_CHARS);
+        assert_eq!(actor.label.unwrap().len(), MAX_ID_CHARS);
+        assert_eq!(event.tenant_id.unwrap().len(), MAX_ID_CHARS);
+        assert_eq!(event.route.unwrap().len(), MAX_ROUTE_CHARS);
+    }
+
+    #[test]
+    fn user_agent_set_by_hand_is_cleaned_too() {
+        let mut event = ActivityEvent::builder(Action::Read)
+            .user_agent(format!("evil\r\n{}", "a".repeat(600)))
+            .build()
+            .unwrap();
+        EventPolicy::new().apply(&mut event);
+        let user_agent = event.user_agent.unwrap();
+        assert!(user_agent.starts_with("evilaaa"));
+        assert_eq!(
+            user_agent.chars().count(),
+            crate::user_agent::MAX_USER_AGENT_CHARS
+        );
+    }
+}

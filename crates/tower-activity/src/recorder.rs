@@ -1,0 +1,544 @@
+//! The recorder: a bounded queue in front of a background writer that batches
+//! events into a sink, retries failed batches, counts and reports drops, and
+//! flushes on shutdown.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::action::Action;
+use crate::actor::Actor;
+use crate::context::ActivityContext;
+use crate::event::ActivityEvent;
+use crate::metrics as names;
+use crate::outcome::Outcome;
+use crate::policy::EventPolicy;
+use crate::sink::ActivitySink;
+
+/// The action of the event that reports dropped events.
+pub const DROPPED_ACTION: &str = "activity.dropped";
+
+/// Queues events for a sink and writes them in batches, off the request path.
+///
+/// Cloning a recorder is cheap and every clone feeds the same queue. Recording
+/// never waits: when the queue is full, the newest event is dropped and counted
+/// (the request is never made to wait for the log), and once the writer
+/// catches up it writes an [`activity.dropped`](DROPPED_ACTION) event carrying
+/// the number dropped. A failing sink is retried with exponential backoff and
+/// the batch is kept until it is written. [`shutdown`](Recorder::shutdown)
+/// writes everything queued before it returns.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::time::Duration;
+/// use tower_activity::{Action, ActivityEvent, MemorySink, Recorder};
+///
+/// let sink = MemorySink::new();
+/// let recorder = Recorder::builder(sink.clone())
+///     .capacity(10_000)
+///     .batch_size(500)
+///     .flush_interval(Duration::from_millis(100))
+///     .spawn();
+///
+/// recorder.record(ActivityEvent::builder(Action::Create).resource("user", 1).build().unwrap()).unwrap();
+/// let report = recorder.shutdown().await;
+/// assert_eq!(report.written, 1);
+/// assert_eq!(sink.len(), 1);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    queue: mpsc::Sender<ActivityEvent>,
+    policy: EventPolicy,
+    counts: Arc<Counts>,
+    shutdown: watch::Sender<Option<Instant>>,
+    flush_now: Arc<Notify>,
+    processed: watch::Receiver<u64>,
+    writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+    shutdown_timeout: Duration,
+    closed: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    recorded: AtomicU64,
+    written: AtomicU64,
+    dropped: AtomicU64,
+    unreported_drops: AtomicU64,
+    failed_batches: AtomicU64,
+    lost: AtomicU64,
+}
+
+impl Counts {
+    fn drop_events(&self, n: u64, reportable: bool) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        if reportable {
+            self.unreported_drops.fetch_add(n, Ordering::AcqRel);
+        }
+        metrics::counter!(names::EVENTS_DROPPED).increment(n);
+    }
+}
+
+impl fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Recorder")
+            .field("stats", &self.stats())
+            .field("policy", &self.shared.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an event was not queued. It has already been counted as dropped; unless
+/// the recorder was closed, it will be reported by an `activity.dropped` event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// There is no recorder to send the event to.
+    #[error(
+        "no activity recorder: add `ActivityLayer::new().recorder(recorder)` to the service, \
+         run the code inside `ActivityContext::scope`, or call `tower_activity::set_global_recorder`"
+    )]
+    NoRecorder,
+    /// The queue was full and the event was dropped.
+    #[error("activity queue is full: the event was dropped and counted")]
+    QueueFull,
+    /// The recorder has been shut down.
+    #[error("activity recorder is shut down: the event was dropped")]
+    Closed,
+}
+
+/// Counters of a recorder since it started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecorderStats {
+    /// Events accepted into the queue.
+    pub recorded: u64,
+    /// Events the sink wrote, `activity.dropped` reports included.
+    pub written: u64,
+    /// Events dropped: queue full, recorder closed, or given up on at shutdown.
+    pub dropped: u64,
+    /// Batch writes that failed (each was retried).
+    pub failed_batches: u64,
+    /// Events given up on because the sink still failed when the shutdown
+    /// timeout ran out (also counted in `dropped`).
+    pub lost: u64,
+    /// Events waiting in the queue now.
+    pub queued: usize,
+}
+
+/// What [`Recorder::shutdown`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Events written over the recorder's life.
+    pub written: u64,
+    /// Events dropped over the recorder's life.
+    pub dropped: u64,
+    /// Events still unwritten when the shutdown timeout ran out (zero unless the
+    /// sink kept failing).
+    pub lost: u64,
+}
+
+/// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
+#[derive(Debug)]
+#[must_use = "a recorder builder does nothing until `spawn` is called"]
+pub struct RecorderBuilder<S> {
+    sink: S,
+    capacity: usize,
+    policy: EventPolicy,
+    shutdown_timeout: Duration,
+    writer: WriterConfig,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct WriterConfig {
+    batch_size: usize,
+    flush_interval: Duration,
+    retry_min: Duration,
+    retry_max: Duration,
+    write_timeout: Duration,
+}
+
+impl Recorder {
+    /// Starts configuring a recorder that writes to `sink`.
+    ///
+    /// Defaults: a queue of 10,000 events, batches of up to 500 events or
+    /// 100 ms, retries from 100 ms doubling to 10 s, a 30 s timeout per batch
+    /// write and a 30 s shutdown timeout.
+    pub fn builder<S: ActivitySink>(sink: S) -> RecorderBuilder<S> {
+        RecorderBuilder {
+            sink,
+            capacity: 10_000,
+            policy: EventPolicy::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            writer: WriterConfig {
+                batch_size: 500,
+                flush_interval: Duration::from_millis(100),
+                retry_min: Duration::from_millis(100),
+                retry_max: Duration::from_secs(10),
+                write_timeout: Duration::from_secs(30),
+            },
+        }
+    }
+
+    /// The policy applied to every event before it is queued.
+    pub fn policy(&self) -> &EventPolicy {
+        &self.shared.policy
+    }
+
+    /// Queues `event` without waiting: fills what it leaves empty from the
+    /// current [`ActivityContext`], applies the [`policy`](Self::policy), and
+    /// hands it to the writer. When the queue is full the event is dropped and
+    /// counted (see [`LogError`]).
+    pub fn record(&self, mut event: ActivityEvent) -> Result<(), LogError> {
+        ActivityContext::fill_from_current(&mut event);
+        self.shared.policy.apply(&mut event);
+        self.enqueue(event)
+    }
+
+    /// Queues `event` as [`record`](Self::record) does, but when the queue is
+    /// full waits up to `max_wait` for room before dropping it: for background
+    /// jobs that would rather slow down than drop. Request paths should use
+    /// [`record`](Self::record), which never waits.
+    pub async fn record_wait(&self, mut event: ActivityEvent, max_wait: Duration) -> Result<(), LogError> {
+        ActivityContext::fill_from_current(&mut event);
+        self.shared.policy.apply(&mut event);
+        if self.shared.closed.load(Ordering::Acquire) {
+            self.shared.counts.drop_events(1, false);
+            return Err(LogError::Closed);
+        }
+        match self.shared.queue.send_timeout(event, max_wait).await {
+            Ok(()) => {
+                self.accepted();
+                Ok(())
+            }
+            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                self.shared.counts.drop_events(1, true);
+                Err(LogError::QueueFull)
+            }
+            Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                self.shared.counts.drop_events(1, false);
+                Err(LogError::Closed)
+            }
+        }
+    }
+
+    /// Queues an event that is already filled and scrubbed.
+    pub(crate) fn enqueue(&self, event: ActivityEvent) -> Result<(), LogError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            self.shared.counts.drop_events(1, false);
+            return Err(LogError::Closed);
+        }
+        match self.shared.queue.try_send(event) {
+            Ok(()) => {
+                self.accepted();
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.shared.counts.drop_events(1, true);
+                Err(LogError::QueueFull)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.shared.counts.drop_events(1, false);
+                Err(LogError::Closed)
+            }
+        }
+    }
+
+    fn accepted(&self) {
+        self.shared.counts.recorded.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(names::EVENTS_RECORDED).increment(1);
+    }
+
+    /// The recorder's counters.
+    pub fn stats(&self) -> RecorderStats {
+        let counts = &self.shared.counts;
+        RecorderStats {
+            recorded: counts.recorded.load(Ordering::Relaxed),
+            written: counts.written.load(Ordering::Relaxed),
+            dropped: counts.dropped.load(Ordering::Relaxed),
+            failed_batches: counts.failed_batches.load(Ordering::Relaxed),
+            lost: counts.lost.load(Ordering::Relaxed),
+            queued: self.shared.queue.max_capacity() - self.shared.queue.capacity(),
+        }
+    }
+
+    /// Waits until every event queued before the call has been written (or
+    /// given up on at shutdown), writing the pending batch at once instead of
+    /// waiting for the flush interval.
+    pub async fn flush(&self) {
+        let target = self.shared.counts.recorded.load(Ordering::Acquire);
+        let mut processed = self.shared.processed.clone();
+        self.shared.flush_now.notify_one();
+        // An error means the writer is gone: nothing more will be written.
+        let _ = processed.wait_for(|&done| done >= target).await;
+    }
+
+    /// Stops accepting events, writes everything queued, and waits for the
+    /// writer to finish.
+    ///
+    /// If the sink keeps failing, the writer retries until the shutdown timeout
+    /// (set by [`RecorderBuilder::shutdown_timeout`]) and then gives up on what
+    /// is left, which the report counts as `lost`. Call it after the server
+    /// has stopped, for example after axum's `with_graceful_shutdown` returns.
+    /// Calling it again waits for the same shutdown.
+    pub async fn shutdown(&self) -> ShutdownReport {
+        self.shared.closed.store(true, Ordering::Release);
+        let deadline = Instant::now() + self.shared.shutdown_timeout;
+        self.shared.shutdown.send_if_modified(|current| {
+            let unset = current.is_none();
+            if unset {
+                *current = Some(deadline);
+            }
+            unset
+        });
+        let mut writer = self.shared.writer.lock().await;
+        if let Some(handle) = writer.take()
+            && let Err(error) = handle.await
+        {
+            tracing::error!(%error, "activity writer task failed");
+        }
+        let stats = self.stats();
+        ShutdownReport {
+            written: stats.written,
+            dropped: stats.dropped,
+            lost: stats.lost,
+        }
+    }
+}
+
+impl<S: ActivitySink> RecorderBuilder<S> {
+    /// How many events the queue holds before new ones are dropped.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// The most events written in one batch.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.writer.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// How long the writer waits for a batch to fill after its first event.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.writer.flush_interval = interval;
+        self
+    }
+
+    /// The first and the longest wait between retries of a failed batch; the
+    /// wait doubles after each failure.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.writer.retry_min = first;
+        self.writer.retry_max = max.max(first);
+        self
+    }
+
+    /// How long one batch write may take before it counts as failed and is
+    /// retried.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.writer.write_timeout = timeout;
+        self
+    }
+
+    /// How long [`Recorder::shutdown`] keeps retrying a failing sink.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The policy applied to every event before it is queued.
+    pub fn policy(mut self, policy: EventPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Starts the background writer and returns the recorder.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime, as `tokio::spawn` does.
+    pub fn spawn(self) -> Recorder {
+        let (queue, receiver) = mpsc::channel(self.capacity);
+        let (shutdown, shutdown_rx) = watch::channel(None);
+        let (processed_tx, processed) = watch::channel(0);
+        let counts = Arc::new(Counts::default());
+        let flush_now = Arc::new(Notify::new());
+        let writer = Writer {
+            sink: self.sink,
+            queue: receiver,
+            shutdown: shutdown_rx,
+            counts: counts.clone(),
+            flush_now: flush_now.clone(),
+            processed: processed_tx,
+            config: self.writer,
+            draining: false,
+        };
+        let handle = tokio::spawn(writer.run());
+        Recorder {
+            shared: Arc::new(Shared {
+                queue,
+                policy: self.policy,
+                counts,
+                shutdown,
+                flush_now,
+                processed,
+                writer: tokio::sync::Mutex::new(Some(handle)),
+                shutdown_timeout: self.shutdown_timeout,
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+struct Writer<S> {
+    sink: S,
+    queue: mpsc::Receiver<ActivityEvent>,
+    shutdown: watch::Receiver<Option<Instant>>,
+    counts: Arc<Counts>,
+    flush_now: Arc<Notify>,
+    processed: watch::Sender<u64>,
+    config: WriterConfig,
+    draining: bool,
+}
+
+impl<S: ActivitySink> Writer<S> {
+    async fn run(mut self) {
+        let size = self.config.batch_size;
+        let mut batch = Vec::with_capacity(size);
+        loop {
+            tokio::select! {
+                biased;
+                changed = self.shutdown.changed(), if !self.draining => {
+                    let _ = changed;
+                    self.start_draining();
+                    continue;
+                }
+                received = self.queue.recv_many(&mut batch, size) => if received == 0 { break },
+            }
+            if !self.draining {
+                self.fill(&mut batch).await;
+            }
+            metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
+            let taken = batch.len() as u64;
+            if self.write(&batch).await {
+                self.report_drops().await;
+            } else {
+                self.give_up(&batch);
+            }
+            batch.clear();
+            self.processed.send_modify(|done| *done += taken);
+        }
+        self.report_drops().await;
+    }
+
+    /// Adds to `batch` until it is full, the flush interval has passed, a
+    /// flush is asked for, or shutdown starts.
+    async fn fill(&mut self, batch: &mut Vec<ActivityEvent>) {
+        let size = self.config.batch_size;
+        let deadline = Instant::now() + self.config.flush_interval;
+        while batch.len() < size {
+            tokio::select! {
+                biased;
+                changed = self.shutdown.changed() => {
+                    let _ = changed;
+                    self.start_draining();
+                    return;
+                }
+                () = self.flush_now.notified() => return,
+                received = self.queue.recv_many(batch, size - batch.len()) => if received == 0 { return },
+                () = tokio::time::sleep_until(deadline) => return,
+            }
+        }
+    }
+
+    /// Stops new events from entering the queue; what is in it is still read.
+    /// Also runs when every recorder handle is gone (the watch is closed).
+    fn start_draining(&mut self) {
+        self.draining = true;
+        self.queue.close();
+    }
+
+    /// Writes `batch`, retrying with backoff until it succeeds or the shutdown
+    /// deadline passes. Returns whether it was written.
+    async fn write(&mut self, batch: &[ActivityEvent]) -> bool {
+        let mut backoff = self.config.retry_min;
+        loop {
+            let deadline = *self.shutdown.borrow();
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return false;
+            }
+            let started = Instant::now();
+            let mut limit = started + self.config.write_timeout;
+            if let Some(deadline) = deadline {
+                limit = limit.min(deadline);
+            }
+            match tokio::time::timeout_at(limit, self.sink.write_batch(batch)).await {
+                Ok(Ok(())) => {
+                    let n = batch.len() as u64;
+                    self.counts.written.fetch_add(n, Ordering::Relaxed);
+                    metrics::counter!(names::EVENTS_WRITTEN).increment(n);
+                    metrics::histogram!(names::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+                    return true;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, events = batch.len(), retry_in = ?backoff, "activity batch write failed");
+                }
+                Err(_) => {
+                    tracing::warn!(events = batch.len(), retry_in = ?backoff, "activity batch write timed out");
+                }
+            }
+            self.counts.failed_batches.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!(names::BATCHES_FAILED).increment(1);
+            let mut wake = Instant::now() + backoff;
+            if let Some(deadline) = *self.shutdown.borrow() {
+                wake = wake.min(deadline);
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                changed = self.shutdown.changed(), if !self.draining => {
+                    let _ = changed;
+                    self.start_draining();
+                }
+            }
+            backoff = (backoff * 2).min(self.config.retry_max);
+        }
+    }
+
+    fn give_up(&self, batch: &[ActivityEvent]) {
+        let n = batch.len() as u64;
+        tracing::error!(
+            events = n,
+            "activity sink still failing at the shutdown deadline: events lost"
+        );
+        self.counts.lost.fetch_add(n, Ordering::Relaxed);
+        self.counts.drop_events(n, false);
+    }
+
+    /// Writes one `activity.dropped` event with the number of events dropped
+    /// since the last report. If the write fails, the number is kept for the
+    /// next report.
+    async fn report_drops(&mut self) {
+        let unreported = self.counts.unreported_drops.swap(0, Ordering::AcqRel);
+        if unreported == 0 {
+            return;
+        }
+        let report = ActivityEvent::builder(Action::system(DROPPED_ACTION))
+            .actor(Actor::system("activity-recorder"))
+            .outcome(Outcome::Warning)
+            .detail("count", unreported)
+            .build()
+            .unwrap_or_else(|invalid| unreachable!("{invalid}"));
+        if !self.write(std::slice::from_ref(&report)).await {
+            self.counts
+                .unreported_drops
+                .fetch_add(unreported, Ordering::AcqRel);
+        }
+    }
+}

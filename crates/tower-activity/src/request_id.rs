@@ -1,0 +1,129 @@
+//! Request ids: accepting a well-formed incoming id, or making a new one.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// The longest incoming request id accepted, in bytes.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The header a request id is read from and echoed on by default.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Whether `id` may be kept as a request id: 1 to [`MAX_REQUEST_ID_LEN`] bytes of
+/// ASCII letters, digits and `-_.:/+=@`. Anything else (spaces, control
+/// characters, quotes, non-ASCII) is replaced by a fresh id, never stored.
+///
+/// ```
+/// use tower_activity::request_id::is_valid_request_id;
+///
+/// assert!(is_valid_request_id(b"0192f1d2-7c3b-7a10-9c2e-3f4b5a6c7d8e"));
+/// assert!(!is_valid_request_id(b"abc\r\nSet-Cookie: x=1"));
+/// assert!(!is_valid_request_id(&[b'a'; 129]));
+/// ```
+pub fn is_valid_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.iter().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=' | b'@')
+        })
+}
+
+/// A fresh request id: a hyphenated UUID v7.
+pub(crate) fn generate() -> HeaderValue {
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    HeaderValue::from_str(id).expect("a hyphenated UUID is a valid header value")
+}
+
+/// The incoming id from `header` when it is valid; with the `tower-http` feature,
+/// otherwise the id tower-http's `SetRequestIdLayer` put in the extensions when it
+/// is valid; otherwise a fresh UUID v7.
+pub(crate) fn resolve(
+    header: &HeaderName,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> HeaderValue {
+    let mut incoming = headers.get_all(header).iter();
+    if let (Some(value), None) = (incoming.next(), incoming.next())
+        && is_valid_request_id(value.as_bytes())
+    {
+        return value.clone();
+    }
+    #[cfg(feature = "tower-http")]
+    if let Some(id) = extensions.get::<tower_http::request_id::RequestId>()
+        && is_valid_request_id(id.header_value().as_bytes())
+    {
+        return id.header_value().clone();
+    }
+    let _ = extensions;
+    generate()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(values: &[&[u8]]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for value in values {
+            map.append(X_REQUEST_ID, HeaderValue::from_bytes(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn valid_incoming_id_is_kept() {
+        let id = resolve(&X_REQUEST_ID, &headers(&[b"req-123_abc"]), &Default::default());
+        assert_eq!(id, "req-123_abc");
+    }
+
+    #[test]
+    fn ten_kilobyte_id_is_replaced_by_a_uuid() {
+        let long = vec![b'a'; 10 * 1024];
+        let id = resolve(&X_REQUEST_ID, &headers(&[&long]), &Default::default());
+        assert_eq!(
+            uuid::Uuid::parse_str(id.to_str().unwrap())
+                .unwrap()
+                .get_version_num(),
+            7
+        );
+    }
+
+    #[test]
+    fn ids_with_spaces_or_non_ascii_are_replaced() {
+        for bad in [
+            &b"has space"[..],
+            b"tab\there",
+            b"quote\"d",
+            b"caf\xc3\xa9",
+            b"\xff\xfe",
+        ] {
+            let id = resolve(&X_REQUEST_ID, &headers(&[bad]), &Default::default());
+            assert_ne!(id.as_bytes(), bad);
+            assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+        }
+    }
+
+    #[test]
+    fn two_incoming_ids_are_ambiguous_and_replaced() {
+        let id = resolve(&X_REQUEST_ID, &headers(&[b"one", b"two"]), &Default::default());
+        assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn boundary_length_is_accepted() {
+        assert!(is_valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN]));
+        assert!(!is_valid_request_id(&[b'a'; MAX_REQUEST_ID_LEN + 1]));
+        assert!(!is_valid_request_id(b""));
+    }
+
+    #[cfg(feature = "tower-http")]
+    #[test]
+    fn tower_http_request_id_extension_is_used_when_no_header() {
+        let mut extensions = http::Extensions::new();
+        extensions.insert(tower_http::request_id::RequestId::new(HeaderValue::from_static(
+            "from-tower-http",
+        )));
+        let id = resolve(&X_REQUEST_ID, &HeaderMap::new(), &extensions);
+        assert_eq!(id, "from-tower-http");
+    }
+}
