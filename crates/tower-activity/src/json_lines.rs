@@ -4,6 +4,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
 use crate::event::ActivityEvent;
+use crate::export::write_json_line;
 use crate::sink::{ActivitySink, SinkError};
 
 /// Writes each event as one line of JSON to a writer: stdout, a file, a pipe.
@@ -45,14 +46,7 @@ impl<W> JsonLinesSink<W> {
 fn encode_lines(batch: &[ActivityEvent]) -> Result<Vec<u8>, serde_json::Error> {
     let mut out = Vec::with_capacity(batch.len() * 512);
     for event in batch {
-        let line = serde_json::to_string(event)?;
-        if line.contains(['\u{2028}', '\u{2029}']) {
-            let escaped = line.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
-            out.extend_from_slice(escaped.as_bytes());
-        } else {
-            out.extend_from_slice(line.as_bytes());
-        }
-        out.push(b'\n');
+        write_json_line(event, &mut out)?;
     }
     Ok(out)
 }

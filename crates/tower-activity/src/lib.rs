@@ -35,6 +35,7 @@
 //!
 //! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>`.
 //! - `tower-http`: accept the request id of tower-http's `SetRequestIdLayer`.
+//! - `csv`: [`export::CsvWriter`], CSV export safe to open in a spreadsheet.
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -45,6 +46,7 @@ mod actor;
 pub mod client_ip;
 mod context;
 mod event;
+pub mod export;
 mod future;
 mod identify;
 mod ip_privacy;

@@ -77,12 +77,11 @@ impl EventPolicy {
         }
         cut(&mut event.request_id, MAX_REQUEST_ID_CHARS);
         cut(&mut event.ip, MAX_IP_CHARS);
-        if let Some(user_agent) = &mut event.user_agent {
-            if user_agent.chars().any(crate::user_agent::is_forbidden)
-                || user_agent.chars().count() > crate::user_agent::MAX_USER_AGENT_CHARS
-            {
-                *user_agent = crate::user_agent::sanitize_user_agent(user_agent.as_bytes());
-            }
+        if let Some(user_agent) = &mut event.user_agent
+            && (user_agent.chars().any(crate::user_agent::is_forbidden)
+                || user_agent.chars().count() > crate::user_agent::MAX_USER_AGENT_CHARS)
+        {
+            *user_agent = crate::user_agent::sanitize_user_agent(user_agent.as_bytes());
         }
         cut(&mut event.method, MAX_METHOD_CHARS);
         cut(&mut event.route, MAX_ROUTE_CHARS);

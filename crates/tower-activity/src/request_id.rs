@@ -37,6 +37,7 @@ pub(crate) fn generate() -> HeaderValue {
 /// The incoming id from `header` when it is valid; with the `tower-http` feature,
 /// otherwise the id tower-http's `SetRequestIdLayer` put in the extensions when it
 /// is valid; otherwise a fresh UUID v7.
+#[cfg_attr(not(feature = "tower-http"), expect(unused_variables))]
 pub(crate) fn resolve(
     header: &HeaderName,
     headers: &HeaderMap,
@@ -54,7 +55,6 @@ pub(crate) fn resolve(
     {
         return id.header_value().clone();
     }
-    let _ = extensions;
     generate()
 }
 

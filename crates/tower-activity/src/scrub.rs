@@ -257,7 +257,7 @@ fn looks_like_card_number(text: &str) -> bool {
             (_, doubled) => doubled,
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Drops a value without recursion, however deep it is.

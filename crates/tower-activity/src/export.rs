@@ -1,0 +1,225 @@
+//! Encoding events for export: JSON lines, and CSV that cannot carry
+//! spreadsheet formulas.
+
+use std::borrow::Cow;
+#[cfg(feature = "csv")]
+use std::io;
+
+use crate::event::ActivityEvent;
+
+/// Appends `event` to `out` as one line of JSON ending in `\n`.
+///
+/// JSON escapes every control character inside strings; U+2028 and U+2029 are
+/// escaped too, so no value can start a new line for any reader.
+pub fn write_json_line(event: &ActivityEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let line = serde_json::to_string(event)?;
+    if line.contains(['\u{2028}', '\u{2029}']) {
+        let escaped = line.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
+        out.extend_from_slice(escaped.as_bytes());
+    } else {
+        out.extend_from_slice(line.as_bytes());
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// The columns of a CSV export, in order.
+#[cfg(feature = "csv")]
+pub const CSV_COLUMNS: [&str; 17] = [
+    "id",
+    "occurred_at",
+    "action",
+    "resource_type",
+    "resource_id",
+    "actor_kind",
+    "actor_id",
+    "actor_label",
+    "tenant_id",
+    "outcome",
+    "http_status",
+    "request_id",
+    "ip",
+    "user_agent",
+    "method",
+    "route",
+    "details",
+];
+
+/// A cell as it is safe to open in a spreadsheet: text starting with `=`, `+`,
+/// `-`, `@`, a tab or a carriage return is prefixed with `'`, so it is shown as
+/// text instead of being evaluated as a formula.
+///
+/// ```
+/// use tower_activity::export::neutralize_formula;
+///
+/// assert_eq!(neutralize_formula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+/// assert_eq!(neutralize_formula("plain"), "plain");
+/// ```
+pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
+    match cell.as_bytes().first() {
+        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
+        _ => Cow::Borrowed(cell),
+    }
+}
+
+/// Writes events as RFC 4180 CSV (quoted where needed, CRLF line ends) with
+/// the [`CSV_COLUMNS`] header, every text cell passed through
+/// [`neutralize_formula`].
+///
+/// ```
+/// use tower_activity::{Action, ActivityEvent, export::CsvWriter};
+///
+/// let mut csv = CsvWriter::new(Vec::new());
+/// let event = ActivityEvent::builder(Action::Create).resource("note", "=cmd()").build().unwrap();
+/// csv.write(&event).unwrap();
+/// let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+/// assert!(text.contains(",'=cmd(),"));
+/// ```
+#[cfg(feature = "csv")]
+#[derive(Debug)]
+pub struct CsvWriter<W: io::Write> {
+    writer: csv::Writer<W>,
+    header_written: bool,
+}
+
+#[cfg(feature = "csv")]
+impl<W: io::Write> CsvWriter<W> {
+    /// A writer that will start with the header row.
+    pub fn new(writer: W) -> Self {
+        CsvWriter {
+            writer: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(writer),
+            header_written: false,
+        }
+    }
+
+    /// A writer that writes rows only: for the chunks of a streamed export
+    /// after the first, which carries the header.
+    pub fn headless(writer: W) -> Self {
+        let mut csv = CsvWriter::new(writer);
+        csv.header_written = true;
+        csv
+    }
+
+    /// Writes the header row if it has not been written yet.
+    pub fn write_header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            self.writer.write_record(CSV_COLUMNS).map_err(io::Error::other)?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+
+    /// Writes one event as a row (after the header, if not written yet).
+    pub fn write(&mut self, event: &ActivityEvent) -> io::Result<()> {
+        self.write_header()?;
+        let actor = event.actor.as_ref();
+        fn text(value: Option<&str>) -> Cow<'_, str> {
+            value.map(neutralize_formula).unwrap_or_default()
+        }
+        let details = event
+            .details
+            .as_ref()
+            .map(|details| serde_json::to_string(details).map_err(io::Error::other))
+            .transpose()?;
+        let record: [Cow<'_, str>; 17] = [
+            Cow::Owned(event.id.to_string()),
+            Cow::Owned(
+                event
+                    .occurred_at
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            ),
+            neutralize_formula(event.action.as_str()),
+            text(event.resource_type.as_deref()),
+            text(event.resource_id.as_deref()),
+            Cow::Borrowed(actor.map_or("", |actor| actor.kind.as_str())),
+            text(actor.and_then(|actor| actor.id.as_deref())),
+            text(actor.and_then(|actor| actor.label.as_deref())),
+            text(event.tenant_id.as_deref()),
+            Cow::Borrowed(event.outcome.as_str()),
+            Cow::Owned(
+                event
+                    .http_status
+                    .map(|status| status.to_string())
+                    .unwrap_or_default(),
+            ),
+            text(event.request_id.as_deref()),
+            text(event.ip.as_deref()),
+            text(event.user_agent.as_deref()),
+            text(event.method.as_deref()),
+            text(event.route.as_deref()),
+            Cow::Owned(
+                details
+                    .map(|details| neutralize_formula(&details).into_owned())
+                    .unwrap_or_default(),
+            ),
+        ];
+        self.writer
+            .write_record(record.iter().map(|cell| cell.as_bytes()))
+            .map_err(io::Error::other)
+    }
+
+    /// Flushes buffered rows to the underlying writer.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(self) -> io::Result<W> {
+        self.writer.into_inner().map_err(|error| error.into_error())
+    }
+}
+
+#[cfg(all(test, feature = "csv"))]
+mod tests {
+    use super::*;
+    use crate::{Action, Actor};
+    use serde_json::json;
+
+    #[test]
+    fn hostile_values_round_trip_with_formulas_neutralized() {
+        let hostile = [
+            "=cmd|' /C calc'!A0",
+            "+1+1",
+            "-2",
+            "@SUM(A1)",
+            "\tTab",
+            "\rCR",
+            "a \"quoted\" word",
+            "line\nbreak",
+            "comma, inside",
+        ];
+        let mut csv = CsvWriter::new(Vec::new());
+        let mut events = Vec::new();
+        for value in hostile {
+            let event = ActivityEvent::builder(Action::Update)
+                .resource("note", value)
+                .actor(Actor::user(value).with_label(value))
+                .tenant(value)
+                .details(json!({"v": value}))
+                .build()
+                .unwrap();
+            csv.write(&event).unwrap();
+            events.push(event);
+        }
+        let bytes = csv.into_inner().unwrap();
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), hostile.len());
+        for (row, (value, event)) in rows.iter().zip(hostile.iter().zip(&events)) {
+            let expected = neutralize_formula(value);
+            assert_eq!(&row[0], event.id.to_string());
+            assert_eq!(&row[4], expected, "resource_id");
+            assert_eq!(&row[6], expected, "actor_id");
+            assert_eq!(&row[7], expected, "actor_label");
+            assert_eq!(&row[8], expected, "tenant_id");
+            let details: serde_json::Value = serde_json::from_str(&row[16]).unwrap();
+            assert_eq!(details, json!({"v": value}));
+            for cell in row.iter() {
+                assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{cell:?}");
+            }
+        }
+    }
+}
