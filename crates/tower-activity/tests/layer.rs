@@ -18,7 +18,7 @@ async fn handler(_request: Request<String>) -> Result<Response<String>, Infallib
         .resource("doc", "d1")
         .build()
         .unwrap();
-    log_activity(event).unwrap();
+    let _ = log_activity(event);
     let body = format!(
         "{}|{}|{}",
         context.request_id(),
@@ -475,4 +475,37 @@ async fn log_activity_outside_any_request_uses_the_global_recorder_as_the_system
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].actor.as_ref().unwrap().kind, ActorKind::System);
     assert_eq!(events[0].request_id, None);
+}
+
+#[tokio::test]
+async fn requests_are_answered_while_the_sink_hangs() {
+    struct Hangs;
+    impl tower_activity::ActivitySink for Hangs {
+        async fn write_batch(&self, _batch: &[ActivityEvent]) -> Result<(), tower_activity::SinkError> {
+            std::future::pending().await
+        }
+    }
+    let recorder = Recorder::builder(Hangs)
+        .capacity(16)
+        .shutdown_timeout(Duration::from_millis(50))
+        .spawn();
+    let service = ServiceBuilder::new()
+        .layer(ActivityLayer::new().recorder(recorder.clone()))
+        .service(service_fn(handler));
+    let answered = tokio::time::timeout(Duration::from_secs(10), async {
+        for _ in 0..500 {
+            let response = service
+                .clone()
+                .oneshot(request().body(String::new()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+        }
+    })
+    .await;
+    assert!(answered.is_ok(), "requests waited on the hanging sink");
+    assert!(
+        recorder.stats().dropped > 0,
+        "the full queue dropped and counted events"
+    );
 }
