@@ -75,7 +75,9 @@ pub use crate::identify::{IdentifyRequest, Identity, Unidentified};
 pub use crate::ip_privacy::IpPrivacy;
 pub use crate::json_lines::JsonLinesSink;
 pub use crate::layer::{ActivityLayer, ActivityService};
-pub use crate::log::{clear_global_recorder, log_activity, prepare_event, set_global_recorder};
+pub use crate::log::{
+    clear_global_recorder, global_recorder, log_activity, prepare_event, set_global_recorder,
+};
 pub use crate::memory::MemorySink;
 pub use crate::outcome::{Outcome, UnknownOutcome};
 pub use crate::panic::{PANIC_ACTION, panic_message};

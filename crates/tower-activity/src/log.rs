@@ -79,7 +79,9 @@ fn write_global(recorder: Option<Recorder>) -> Option<Recorder> {
     std::mem::replace(&mut global, recorder)
 }
 
-pub(crate) fn global_recorder() -> Option<Recorder> {
+/// The global recorder, if one is set: what [`log_activity`] uses when the
+/// current context has no recorder of its own.
+pub fn global_recorder() -> Option<Recorder> {
     GLOBAL
         .read()
         .unwrap_or_else(|poisoned| poisoned.into_inner())

@@ -1,0 +1,107 @@
+//! The extractor through which a wrapped handler shapes the one event its
+//! wrapper writes.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::{Map, Value};
+use tower_activity::Outcome;
+
+use crate::rejection::ActivityRejection;
+
+/// The event an [`audited`](crate::audited) wrapper will write for this
+/// request, as the handler shapes it: a resource id, details, another outcome.
+///
+/// The wrapper still writes a single event, when the handler has returned;
+/// what the handler sets here takes precedence over what the wrapper would find
+/// itself. This is how a handler sets the resource id explicitly, for example
+/// when the response does not carry it.
+///
+/// Extracting it in a handler that is not wrapped is a configuration error:
+/// the request is answered with a `500` saying so.
+///
+/// ```
+/// use axum::{Json, Router, extract::Path, routing::put};
+/// use axum_activity::{Action, AuditedEvent, audited};
+/// use serde_json::{Value, json};
+///
+/// async fn rename_project(event: AuditedEvent, Path(id): Path<u64>, Json(body): Json<Value>) -> Json<Value> {
+///     event.set_resource_id(id);
+///     event.add_detail("new_name", body["name"].clone());
+///     Json(json!({ "renamed": true }))
+/// }
+///
+/// let app: Router = Router::new().route(
+///     "/projects/{id}",
+///     put(audited(rename_project, Action::Update, "project")),
+/// );
+/// # let _ = app;
+/// ```
+#[derive(Clone)]
+pub struct AuditedEvent {
+    slot: EventSlot,
+}
+
+impl AuditedEvent {
+    /// Sets the resource id; numbers and UUIDs become their string form.
+    pub fn set_resource_id(&self, id: impl ToString) {
+        self.slot.lock().resource_id = Some(id.to_string());
+    }
+
+    /// Adds one key to the event's details (scrubbed of secrets when logged).
+    pub fn add_detail(&self, key: impl Into<String>, value: impl Into<Value>) {
+        self.slot.lock().details.insert(key.into(), value.into());
+    }
+
+    /// Replaces the outcome the response status implies, for example to mark
+    /// a `200` that reports a refused operation as a [`Outcome::Warning`].
+    /// A panic is [`Outcome::Critical`] whatever is set here.
+    pub fn set_outcome(&self, outcome: Outcome) {
+        self.slot.lock().outcome = Some(outcome);
+    }
+}
+
+impl fmt::Debug for AuditedEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("AuditedEvent").field(&*self.slot.lock()).finish()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuditedEvent {
+    type Rejection = ActivityRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<EventSlot>() {
+            Some(slot) => Ok(AuditedEvent { slot: slot.clone() }),
+            None => Err(ActivityRejection::NotAudited),
+        }
+    }
+}
+
+/// What the handler set, shared between the request (for the extractor) and
+/// the wrapper's future.
+#[derive(Clone, Default)]
+pub(crate) struct EventSlot(Arc<Mutex<Enrichment>>);
+
+/// The handler's additions to the wrapper's event.
+#[derive(Debug, Default)]
+pub(crate) struct Enrichment {
+    pub(crate) resource_id: Option<String>,
+    pub(crate) details: Map<String, Value>,
+    pub(crate) outcome: Option<Outcome>,
+}
+
+impl EventSlot {
+    /// Takes what the handler set, leaving the slot empty.
+    pub(crate) fn take(&self) -> Enrichment {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Enrichment> {
+        // Every change is a single field assignment, so a poisoned lock still
+        // holds consistent data.
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

@@ -1,0 +1,150 @@
+//! The response future of an [`Audited`](crate::Audited) handler.
+
+use std::any::Any;
+use std::fmt;
+use std::future::{Future, ready};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::http::response::Parts;
+use axum::response::Response;
+use futures_util::stream;
+use http_body_util::combinators::Collect;
+use http_body_util::{BodyExt, Full};
+use pin_project_lite::pin_project;
+
+use crate::pending_event::PendingEvent;
+
+pin_project! {
+    /// Runs the wrapped handler, reads the response body when the resource id
+    /// must come from it, and records the event.
+    pub struct AuditedFuture<F> {
+        #[pin]
+        state: State<F>,
+        pending: PendingEvent,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Handling { #[pin] future: F },
+        ReadingBody { #[pin] body: Collect<Body>, head: Option<Parts> },
+        Panicked { payload: Option<Box<dyn Any + Send>> },
+        Done,
+    }
+}
+
+impl<F> AuditedFuture<F> {
+    pub(crate) fn handling(future: F, pending: PendingEvent) -> Self {
+        AuditedFuture {
+            state: State::Handling { future },
+            pending,
+        }
+    }
+
+    pub(crate) fn panicked(payload: Box<dyn Any + Send>, pending: PendingEvent) -> Self {
+        AuditedFuture {
+            state: State::Panicked {
+                payload: Some(payload),
+            },
+            pending,
+        }
+    }
+}
+
+impl<F> fmt::Debug for AuditedFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Handling { .. } => "handling",
+            State::ReadingBody { .. } => "reading body",
+            State::Panicked { .. } => "panicked",
+            State::Done => "done",
+        };
+        f.debug_struct("AuditedFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Future for AuditedFuture<F>
+where
+    F: Future<Output = Response>,
+{
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Handling { future } => {
+                    this.pending.publish_route();
+                    let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                    let response = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(response)) => response,
+                        Err(payload) => {
+                            this.state.set(State::Panicked {
+                                payload: Some(payload),
+                            });
+                            continue;
+                        }
+                    };
+                    this.pending.handler_finished();
+                    if this.pending.wants_body(&response) {
+                        let (head, body) = response.into_parts();
+                        this.state.set(State::ReadingBody {
+                            body: body.collect(),
+                            head: Some(head),
+                        });
+                        continue;
+                    }
+                    this.pending.record_response(response.status(), None);
+                    this.state.set(State::Done);
+                    return Poll::Ready(response);
+                }
+                StateProj::ReadingBody { body, head } => {
+                    let collected = match body.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(collected) => collected,
+                    };
+                    let head = head
+                        .take()
+                        .expect("the response head is kept until its body is read");
+                    let status = head.status;
+                    let (body, id) = match collected {
+                        Ok(collected) => {
+                            let trailers = collected.trailers().cloned();
+                            let bytes = collected.to_bytes();
+                            let id = this.pending.id_from_body(&bytes);
+                            let body = match trailers {
+                                None => Body::from(bytes),
+                                Some(trailers) => {
+                                    Body::new(Full::new(bytes).with_trailers(ready(Some(Ok(trailers)))))
+                                }
+                            };
+                            (body, id)
+                        }
+                        // The body failed while being read: the client gets the
+                        // failure (an aborted transfer), as it would have without
+                        // the wrapper, though not the bytes read before it.
+                        Err(error) => (Body::from_stream(stream::iter([Err::<Bytes, _>(error)])), None),
+                    };
+                    this.pending.record_response(status, id);
+                    this.state.set(State::Done);
+                    return Poll::Ready(Response::from_parts(head, body));
+                }
+                StateProj::Panicked { payload } => {
+                    let payload = payload.take().expect("a panic is resumed once");
+                    this.pending.handler_finished();
+                    this.pending.record_panic(payload.as_ref());
+                    this.state.set(State::Done);
+                    resume_unwind(payload);
+                }
+                StateProj::Done => panic!("`AuditedFuture` polled after completion"),
+            }
+        }
+    }
+}

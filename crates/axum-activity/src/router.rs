@@ -1,0 +1,287 @@
+//! An HTTP API for reading the activity log, over any
+//! [`ActivityStore`], behind a caller-supplied authorization check.
+//!
+//! | endpoint | answers |
+//! |---|---|
+//! | `GET /` | a page of entries, `{"events": [...], "next": "<cursor>" \| null}` |
+//! | `GET /{id}` | one entry, or `404` |
+//! | `GET /stream` | new entries as server-sent events, resumable with `Last-Event-ID` |
+//! | `GET /export?format=jsonl\|csv` | every matching entry, streamed page by page |
+//! | `GET /stats` | `{"total": n, "counts": [{"day", "action", "outcome", "count"}, ...]}` |
+//!
+//! Paths are relative to where the router is nested: after
+//! `.nest("/admin/activity", ..)` the listing is `GET /admin/activity` and an
+//! entry `GET /admin/activity/{id}`.
+//!
+//! The listing, stream, export and stats take the filter parameters `tenant`,
+//! `actor`, `action` and `outcome` (both repeatable: any value matches),
+//! `resource_type`, `resource_id`, `request_id`, and `since` / `until`
+//! (RFC 3339; `since` inclusive, `until` exclusive). The listing also takes
+//! `order` (`newest_first`, the default, or `oldest_first`), `limit` (1 to
+//! 1000, default 50) and `cursor` (the previous page's `next`); the export
+//! takes `format` (`jsonl`, the default, or `csv` with the `csv` feature) and
+//! `order`.
+//!
+//! The live stream starts after the newest matching entry when the client
+//! connects (or after the entry named by `Last-Event-ID` when it reconnects)
+//! and polls the store oldest-first every [poll
+//! interval](LogRouter::poll_interval). Each event is named `activity`, has
+//! the entry's id as `id:` and the entry as JSON `data:`; a store failure
+//! sends one `error` event and polling goes on. Entries are followed by id
+//! (UUID v7, time-ordered), so one that reaches the store after newer ones
+//! were already streamed (written by a server whose clock lags) is not
+//! streamed; the listing still has it.
+//!
+//! Every request first goes through the [`AuthorizeLogAccess`] check, before
+//! the query is read or the store touched. A tenant-scoped grant
+//! ([`LogAccess::Tenant`]) limits every endpoint to that tenant: asking for
+//! another tenant is refused with `403`, and entries of other tenants are
+//! `404`. An unknown, repeated or malformed parameter is a `400` whose JSON
+//! body names it; a store failure is a `500` that reveals nothing of the store
+//! (the cause is logged with `tracing`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{Router, body::Body, http::{Request, StatusCode, request::Parts}};
+//! use axum::response::{IntoResponse, Response};
+//! use axum_activity::router::{LogAccess, LogRouter};
+//! use axum_activity::{Action, ActivityEvent, ActivitySink, MemorySink};
+//! use tower::ServiceExt;
+//!
+//! let store = MemorySink::new();
+//! let event = ActivityEvent::builder(Action::Delete).tenant("acme").build().unwrap();
+//! store.write_batch(&[event]).await.unwrap();
+//!
+//! let authorize = |request: &Parts| {
+//!     let tenant = request.headers.get("x-auditor-of").cloned();
+//!     async move {
+//!         match tenant.as_ref().and_then(|value| value.to_str().ok()) {
+//!             Some(tenant) => Ok(LogAccess::Tenant(tenant.to_owned())),
+//!             None => Err::<_, Response>(StatusCode::UNAUTHORIZED.into_response()),
+//!         }
+//!     }
+//! };
+//! let app: Router = Router::new().nest("/admin/activity", LogRouter::new(store, authorize).into_router());
+//!
+//! let request = Request::get("/admin/activity?action=delete")
+//!     .header("x-auditor-of", "acme")
+//!     .body(Body::empty())
+//!     .unwrap();
+//! let response = app.oneshot(request).await.unwrap();
+//! assert_eq!(response.status(), StatusCode::OK);
+//! # }
+//! ```
+
+mod access;
+mod api_error;
+mod export;
+mod query_params;
+mod sse;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_activity::{ActivityCount, ActivityFilter, ActivityQuery, ActivityStore};
+use uuid::Uuid;
+
+pub use self::access::{AuthorizeLogAccess, LogAccess};
+use self::api_error::ApiError;
+use self::query_params::{Endpoint, QueryParams};
+
+/// The shortest poll and keep-alive interval of the live stream: shorter
+/// ones are raised to it, so a stream never spins.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Builds the log-reading API over `store`, guarded by `authorize`; mount it
+/// with [`Router::nest`]. See the [module documentation](self) for the
+/// endpoints.
+pub struct LogRouter<S, A> {
+    store: S,
+    authorize: A,
+    poll_interval: Duration,
+    keep_alive: Duration,
+}
+
+impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
+    /// The API over `store`, every request checked by `authorize`.
+    ///
+    /// The live stream polls the store every second and sends a keep-alive
+    /// comment every 15 seconds.
+    pub fn new(store: S, authorize: A) -> Self {
+        LogRouter {
+            store,
+            authorize,
+            poll_interval: Duration::from_secs(1),
+            keep_alive: Duration::from_secs(15),
+        }
+    }
+
+    /// How often the live stream asks the store for new entries (at least
+    /// every [`MIN_INTERVAL`]).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval.max(MIN_INTERVAL);
+        self
+    }
+
+    /// How often the live stream sends a keep-alive comment when there is
+    /// nothing new, so proxies do not close the connection (at least every
+    /// [`MIN_INTERVAL`]).
+    pub fn keep_alive(mut self, interval: Duration) -> Self {
+        self.keep_alive = interval.max(MIN_INTERVAL);
+        self
+    }
+
+    /// The router, ready to be nested into an application of any state type.
+    pub fn into_router<T>(self) -> Router<T>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let shared = Arc::new(Shared {
+            store: self.store,
+            authorize: self.authorize,
+            poll_interval: self.poll_interval,
+            keep_alive: self.keep_alive,
+        });
+        Router::new()
+            .route("/", get(list::<S, A>))
+            .route("/stream", get(sse::stream::<S, A>))
+            .route("/export", get(export::export::<S, A>))
+            .route("/stats", get(stats::<S, A>))
+            .route("/{id}", get(entry::<S, A>))
+            .with_state(shared)
+    }
+}
+
+impl<S, A> fmt::Debug for LogRouter<S, A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LogRouter")
+            .field("poll_interval", &self.poll_interval)
+            .field("keep_alive", &self.keep_alive)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What every endpoint shares.
+pub(crate) struct Shared<S, A> {
+    pub(crate) store: S,
+    authorize: A,
+    pub(crate) poll_interval: Duration,
+    pub(crate) keep_alive: Duration,
+}
+
+type SharedState<S, A> = State<Arc<Shared<S, A>>>;
+
+impl From<ApiError> for Response {
+    fn from(error: ApiError) -> Response {
+        error.into_response()
+    }
+}
+
+/// Runs the authorization check, then reads the query string; nothing else
+/// happens before both pass.
+pub(crate) async fn admit<S, A: AuthorizeLogAccess>(
+    shared: &Shared<S, A>,
+    request: &Parts,
+    endpoint: Endpoint,
+) -> Result<(LogAccess, QueryParams), Response> {
+    let access = shared.authorize.authorize(request).await?;
+    let params = QueryParams::parse(request.uri.query(), endpoint)?;
+    Ok((access, params))
+}
+
+/// The filter the parameters describe, limited to what `access` may read.
+pub(crate) fn scoped_filter(access: &LogAccess, params: &QueryParams) -> Result<ActivityFilter, ApiError> {
+    let mut filter = params.filter()?;
+    access.scope(&mut filter)?;
+    Ok(filter)
+}
+
+/// The response of a handler whose every failure is already a response.
+fn respond(result: Result<Response, Response>) -> Response {
+    result.unwrap_or_else(|refusal| refusal)
+}
+
+async fn list<S: ActivityStore, A: AuthorizeLogAccess>(
+    State(shared): SharedState<S, A>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    respond(
+        async {
+            let (access, params) = admit(&shared, &parts, Endpoint::List).await?;
+            let query = ActivityQuery::new(scoped_filter(&access, &params)?)
+                .order(params.order()?)
+                .after(params.cursor()?)
+                .limit(params.limit()?);
+            let page = shared
+                .store
+                .list(&query)
+                .await
+                .map_err(|error| ApiError::store(&error))?;
+            Ok(Json(page).into_response())
+        }
+        .await,
+    )
+}
+
+async fn entry<S: ActivityStore, A: AuthorizeLogAccess>(
+    State(shared): SharedState<S, A>,
+    request: Request,
+) -> Response {
+    let (mut parts, _) = request.into_parts();
+    respond(
+        async {
+            let (access, _) = admit(&shared, &parts, Endpoint::Entry).await?;
+            let Path(id) = Path::<String>::from_request_parts(&mut parts, &())
+                .await
+                .map_err(IntoResponse::into_response)?;
+            let id = Uuid::try_parse(&id)
+                .map_err(|_| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
+            let event = shared
+                .store
+                .get(id)
+                .await
+                .map_err(|error| ApiError::store(&error))?;
+            match event {
+                Some(event) if access.allows(event.tenant_id.as_deref()) => Ok(Json(event).into_response()),
+                _ => Err(ApiError::entry_not_found().into()),
+            }
+        }
+        .await,
+    )
+}
+
+/// The body of `GET /stats`.
+#[derive(Serialize)]
+struct Stats {
+    total: u64,
+    counts: Vec<ActivityCount>,
+}
+
+async fn stats<S: ActivityStore, A: AuthorizeLogAccess>(
+    State(shared): SharedState<S, A>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    respond(
+        async {
+            let (access, params) = admit(&shared, &parts, Endpoint::Stats).await?;
+            let filter = scoped_filter(&access, &params)?;
+            let counts = shared
+                .store
+                .counts(&filter)
+                .await
+                .map_err(|error| ApiError::store(&error))?;
+            let total = counts.iter().map(|count| count.count).sum();
+            Ok(Json(Stats { total, counts }).into_response())
+        }
+        .await,
+    )
+}
