@@ -1,1 +1,98 @@
-//! placeholder
+//! Storage for [tower-activity] in SQLite, PostgreSQL or MySQL / MariaDB
+//! through [sea-orm]: the `activity_log` table and its migration, a batching
+//! sink for the recorder, logging inside your own transaction, keyset queries
+//! and counts, GDPR anonymization, retention and export — and the
+//! `activity-log` command for operators.
+//!
+//! - [`migrations`] go into your `Migrator`; [`ActivityMigrator`] is a
+//!   standalone one with its own migrations table.
+//! - [`SeaOrmStore`] is the [recorder](tower_activity::Recorder)'s sink (each
+//!   batch one transaction of multi-row inserts, idempotent on the event id)
+//!   and an [`ActivityStore`](tower_activity::ActivityStore) to read the log.
+//! - [`log_activity_in`] writes an event inside the caller's transaction: a
+//!   rollback leaves no record, a commit keeps it.
+//! - [`SeaOrmStore::anonymize`] erases a data subject's personal data and
+//!   keeps the entries; [`SeaOrmStore::prune`] and [`RetentionJob`] enforce a
+//!   [`RetentionPolicy`]; [`SeaOrmStore::export`] streams JSON lines or CSV.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use sea_orm::TransactionTrait;
+//! use sea_orm_activity::{log_activity_in, ActivityMigrator, SeaOrmStore};
+//! use sea_orm_migration::MigratorTrait;
+//! use tower_activity::{
+//!     log_activity, Action, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor, Recorder,
+//! };
+//!
+//! let db = sea_orm::Database::connect("sqlite::memory:").await?;
+//! ActivityMigrator::up(&db, None).await?;
+//! let store = SeaOrmStore::new(db.clone());
+//!
+//! // Fire and forget: batched into the table off the request path.
+//! let recorder = Recorder::builder(store.clone()).spawn();
+//! tower_activity::set_global_recorder(recorder.clone());
+//! log_activity(ActivityEvent::builder("auth.login.succeeded").actor(Actor::user("u_42")).build()?)?;
+//!
+//! // With the business change: committed or rolled back together.
+//! let txn = db.begin().await?;
+//! let event = ActivityEvent::builder(Action::Delete).resource("invoice", "inv_9").actor(Actor::user("u_42")).build()?;
+//! log_activity_in(&txn, event).await?;
+//! txn.rollback().await?;
+//!
+//! recorder.shutdown().await;
+//! let page = store.list(&ActivityQuery::new(ActivityFilter::new().actor("u_42"))).await?;
+//! assert_eq!(page.events.len(), 1);
+//! assert_eq!(page.events[0].action.as_str(), "auth.login.succeeded");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Drivers and features
+//!
+//! The library enables no sea-orm driver or runtime: the application chooses
+//! them (for example `sea-orm/sqlx-postgres` and `sea-orm/runtime-tokio`).
+//!
+//! - `cli`: the `activity-log` binary (`migrate`, `query`, `tail`, `stats`,
+//!   `export`, `prune`, `anonymize`), with the SQLite, PostgreSQL and MySQL
+//!   drivers and the Tokio runtime.
+//!
+//! ## The table
+//!
+//! `activity_log` has one column per event field (see [`entity::Model`]):
+//! the id is a UUID (PostgreSQL `uuid`, MySQL `binary(16)`, SQLite blob), the
+//! time is UTC with microseconds, `details` is `jsonb` on PostgreSQL and JSON
+//! elsewhere. Indexes on (tenant, id), (actor, id), (resource type, resource
+//! id, id), request id and time serve the filtered pages, the lookups and
+//! retention.
+//!
+//! [tower-activity]: tower_activity
+//! [sea-orm]: sea_orm
+
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+// The test-support harness refers to this crate by name.
+#[cfg(test)]
+extern crate self as sea_orm_activity;
+
+mod anonymize;
+pub mod entity;
+mod export;
+mod filter;
+#[cfg(test)]
+mod index_use_tests;
+mod migration;
+mod retention;
+mod retention_job;
+mod sink;
+mod store;
+#[cfg(test)]
+#[path = "../tests/it/support.rs"]
+mod support;
+mod transactional;
+
+pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizePolicy, DEFAULT_PERSONAL_KEYS};
+pub use crate::export::{ExportError, ExportFormat, UnknownExportFormat};
+pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
+pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionPolicy, RetentionReport};
+pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
+pub use crate::store::{DEFAULT_CHUNK_SIZE, SeaOrmStore};
+pub use crate::transactional::log_activity_in;

@@ -1,0 +1,243 @@
+//! The command line: commands, options, and parsing of times and durations.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use clap::{Args, Parser, Subcommand};
+use sea_orm_activity::ExportFormat;
+use tower_activity::{Action, ActivityFilter, Cursor, Outcome};
+
+/// Operate on the activity log of an application: migrate, query, follow,
+/// count, export, prune and anonymize.
+#[derive(Debug, Parser)]
+#[command(name = "activity-log", version)]
+pub(crate) struct Cli {
+    /// The database: sqlite://FILE, postgres://… or mysql://…
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub(crate) database_url: Option<String>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create or update the activity_log table (with its own migrations table).
+    Migrate,
+    /// List entries, newest first, one page at a time.
+    Query {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How many entries (at most 1000).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+        limit: u16,
+        /// Oldest first instead of newest first.
+        #[arg(long)]
+        oldest_first: bool,
+        /// Continue after this cursor (printed after a full page).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<Cursor>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest entries, then follow new ones until interrupted.
+    Tail {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How many of the latest entries to print first.
+        #[arg(long, short = 'n', default_value_t = 10)]
+        lines: u16,
+        /// How often to look for new entries (500ms, 2s, …).
+        #[arg(long, default_value = "1s", value_parser = duration)]
+        interval: Duration,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Count entries by day, action and outcome.
+    Stats {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write entries, oldest first, as CSV or JSON lines.
+    Export {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// csv or jsonl.
+        #[arg(long, value_parser = export_format)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Delete entries older than an age, in chunks.
+    Prune {
+        /// The age past which entries are deleted (90d, 12h, 30m, …).
+        #[arg(long, value_parser = duration, value_name = "AGE")]
+        older_than: Duration,
+        /// Keep an action and those under it for another age (auth=365d); repeatable.
+        #[arg(long, value_parser = keep_rule, value_name = "ACTION=AGE")]
+        keep: Vec<(String, Duration)>,
+    },
+    /// Remove a data subject's personal data from every entry; the entries stay.
+    Anonymize {
+        /// The subject's actor id.
+        #[arg(long, value_name = "ID")]
+        actor: String,
+    },
+}
+
+/// Which entries.
+#[derive(Debug, Args)]
+pub(crate) struct FilterArgs {
+    /// Only this tenant's entries.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Only entries by this actor id.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only this action; repeatable.
+    #[arg(long, value_name = "ACTION", value_parser = action)]
+    action: Vec<Action>,
+    /// Only this outcome (success, warning, error, critical); repeatable.
+    #[arg(long, value_name = "OUTCOME", value_parser = outcome)]
+    outcome: Vec<Outcome>,
+    /// Only entries on this resource type.
+    #[arg(long)]
+    resource_type: Option<String>,
+    /// Only entries on the resource with this id.
+    #[arg(long)]
+    resource_id: Option<String>,
+    /// Only entries of this request.
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Only entries at or after this time: RFC 3339, a date, or an age (24h).
+    #[arg(long, value_parser = time, value_name = "TIME")]
+    since: Option<DateTime<Utc>>,
+    /// Only entries before this time: RFC 3339, a date, or an age (24h).
+    #[arg(long, value_parser = time, value_name = "TIME")]
+    until: Option<DateTime<Utc>>,
+}
+
+impl FilterArgs {
+    pub(crate) fn filter(&self) -> ActivityFilter {
+        ActivityFilter {
+            tenant_id: self.tenant.clone(),
+            actor_id: self.actor.clone(),
+            actions: self.action.clone(),
+            outcomes: self.outcome.clone(),
+            resource_type: self.resource_type.clone(),
+            resource_id: self.resource_id.clone(),
+            request_id: self.request_id.clone(),
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// `90d`, `12h`, `30m`, `1h30m`, `500ms`.
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|error| format!("{error} (expected an age such as 90d, 12h or 30m)"))
+}
+
+/// `ACTION=AGE`.
+fn keep_rule(text: &str) -> Result<(String, Duration), String> {
+    let (action, age) = text
+        .split_once('=')
+        .ok_or_else(|| "expected ACTION=AGE, such as auth=365d".to_owned())?;
+    let name = action.strip_suffix(".*").unwrap_or(action);
+    // A namespace such as `auth` is not an action by itself: check it as one.
+    let checked = if name.contains('.') {
+        name.to_owned()
+    } else {
+        format!("{name}.x")
+    };
+    if !matches!(name, "create" | "read" | "update" | "delete") {
+        checked.parse::<Action>().map_err(|error| error.to_string())?;
+    }
+    Ok((action.to_owned(), duration(age)?))
+}
+
+/// RFC 3339, `YYYY-MM-DD` (UTC midnight), or an age before now.
+fn time(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Ok(time.to_utc());
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(day.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    let age = humantime::parse_duration(text)
+        .map_err(|_| "expected an RFC 3339 time, a date (2025-01-31) or an age (24h)".to_owned())?;
+    TimeDelta::from_std(age)
+        .ok()
+        .and_then(|age| Utc::now().checked_sub_signed(age))
+        .ok_or_else(|| "that age reaches before the earliest time".to_owned())
+}
+
+fn action(text: &str) -> Result<Action, String> {
+    text.parse()
+        .map_err(|error: tower_activity::InvalidAction| error.to_string())
+}
+
+fn outcome(text: &str) -> Result<Outcome, String> {
+    text.parse()
+        .map_err(|error: tower_activity::UnknownOutcome| error.to_string())
+}
+
+fn export_format(text: &str) -> Result<ExportFormat, String> {
+    text.parse()
+        .map_err(|error: sea_orm_activity::UnknownExportFormat| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ages_read_as_durations() {
+        assert_eq!(duration("90d").unwrap(), Duration::from_secs(90 * 86_400));
+        assert_eq!(duration("12h").unwrap(), Duration::from_secs(12 * 3_600));
+        assert_eq!(duration("30m").unwrap(), Duration::from_secs(30 * 60));
+        assert!(duration("ninety days").unwrap_err().contains("90d"));
+    }
+
+    #[test]
+    fn keep_rules_name_an_action_or_namespace() {
+        assert_eq!(
+            keep_rule("auth=365d").unwrap(),
+            ("auth".to_owned(), Duration::from_secs(365 * 86_400))
+        );
+        assert_eq!(keep_rule("auth.*=1d").unwrap().0, "auth.*");
+        assert_eq!(keep_rule("read=7d").unwrap().0, "read");
+        assert!(keep_rule("auth").is_err());
+        assert!(keep_rule("Auth Login=1d").is_err());
+        assert!(keep_rule("auth=soon").is_err());
+    }
+
+    #[test]
+    fn times_are_instants_dates_or_ages() {
+        assert_eq!(
+            time("2025-01-31T10:00:00+01:00").unwrap().to_rfc3339(),
+            "2025-01-31T09:00:00+00:00"
+        );
+        assert_eq!(
+            time("2025-01-31").unwrap().to_rfc3339(),
+            "2025-01-31T00:00:00+00:00"
+        );
+        let day_ago = time("1d").unwrap();
+        assert!(day_ago < Utc::now() - TimeDelta::hours(23));
+        assert!(time("yesterday").is_err());
+    }
+}

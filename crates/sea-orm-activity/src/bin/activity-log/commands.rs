@@ -1,0 +1,365 @@
+//! What each command does.
+
+use std::collections::HashSet;
+use std::error::Error;
+use std::fmt;
+use std::io::{self, IsTerminal, Write};
+use std::time::Duration;
+
+use chrono::Utc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore};
+use sea_orm_migration::MigratorTrait;
+use tokio::io::AsyncWrite;
+use tower_activity::export::write_json_line;
+use tower_activity::{
+    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Cursor, Order,
+};
+use uuid::Uuid;
+
+use crate::args::{Cli, Command};
+use crate::table;
+
+pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// An error with what was being done.
+#[derive(Debug)]
+struct Failed {
+    doing: &'static str,
+    cause: BoxError,
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.doing)
+    }
+}
+
+impl Error for Failed {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.cause)
+    }
+}
+
+/// Wraps an error with what was being done.
+fn doing<E: Into<BoxError>>(doing: &'static str) -> impl FnOnce(E) -> BoxError {
+    move |cause| {
+        Box::new(Failed {
+            doing,
+            cause: cause.into(),
+        })
+    }
+}
+
+/// How long to wait for the database to answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How far back `tail` looks again for entries that reached the database
+/// late (a recorder flushes its batches some time after the events are made).
+const TAIL_LOOKBACK: Duration = Duration::from_secs(5);
+
+pub(crate) async fn run(cli: Cli) -> Result<(), BoxError> {
+    let url = cli
+        .database_url
+        .ok_or("no database given: pass --database-url or set DATABASE_URL")?;
+    let db = connect(&url).await?;
+    let store = SeaOrmStore::new(db.clone());
+    let context = ActivityContext::system("activity-log");
+    context.scope(execute(cli.command, db, store)).await
+}
+
+async fn connect(url: &str) -> Result<DatabaseConnection, BoxError> {
+    let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+    if !matches!(scheme, "sqlite" | "postgres" | "postgresql" | "mysql") {
+        return Err("unsupported database URL: expected sqlite://FILE, postgres://… or mysql://…".into());
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .connect_timeout(CONNECT_TIMEOUT)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .sqlx_logging(false);
+    Database::connect(options)
+        .await
+        .map_err(doing("cannot connect to the database"))
+}
+
+async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -> Result<(), BoxError> {
+    match command {
+        Command::Migrate => {
+            let pending = ActivityMigrator::get_pending_migrations(&db)
+                .await
+                .map_err(doing("cannot read the applied migrations"))?
+                .len();
+            ActivityMigrator::up(&db, None)
+                .await
+                .map_err(doing("migration failed"))?;
+            if pending == 0 {
+                print("the activity_log table is up to date\n")
+            } else {
+                print(&format!(
+                    "applied {pending} migration(s): the activity_log table is up to date\n"
+                ))
+            }
+        }
+        Command::Query {
+            filter,
+            limit,
+            oldest_first,
+            after,
+            json,
+        } => {
+            let order = if oldest_first {
+                Order::OldestFirst
+            } else {
+                Order::NewestFirst
+            };
+            let query = ActivityQuery::new(filter.filter())
+                .order(order)
+                .after(after)
+                .limit(limit.into());
+            let page = store.list(&query).await.map_err(doing("query failed"))?;
+            if json {
+                print_json_lines(&page.events)?;
+            } else {
+                print(&table::events(&page.events))?;
+            }
+            if page.events.is_empty() {
+                note("no matching entries");
+            }
+            if let Some(next) = page.next {
+                note(&format!("more entries: continue with --after {next}"));
+            }
+            Ok(())
+        }
+        Command::Tail {
+            filter,
+            lines,
+            interval,
+            json,
+        } => tail(&store, filter.filter(), lines.into(), interval, json).await,
+        Command::Stats { filter, json } => {
+            let counts = store
+                .counts(&filter.filter())
+                .await
+                .map_err(doing("counting failed"))?;
+            if json {
+                let mut out = Vec::new();
+                for count in &counts {
+                    serde_json::to_writer(&mut out, count)?;
+                    out.push(b'\n');
+                }
+                print(&String::from_utf8(out)?)
+            } else {
+                print(&table::counts(&counts))
+            }
+        }
+        Command::Export {
+            filter,
+            format,
+            output,
+        } => {
+            let filter = filter.filter();
+            let total = store
+                .count(&filter)
+                .await
+                .map_err(doing("counting the entries failed"))?;
+            let bar = progress(
+                ProgressBar::new(total),
+                "{bar:40} {pos}/{len} entries ({eta} left)",
+            );
+            let mut out: Box<dyn AsyncWrite + Unpin + Send> = match &output {
+                Some(path) => Box::new(
+                    tokio::fs::File::create(path)
+                        .await
+                        .map_err(doing("cannot create the output file"))?,
+                ),
+                None => Box::new(tokio::io::stdout()),
+            };
+            let written = store
+                .export_with_progress(&filter, format, &mut out, |n| bar.set_position(n))
+                .await
+                .map_err(doing("export failed"))?;
+            bar.finish_and_clear();
+            if output.is_some() || io::stderr().is_terminal() {
+                note(&format!("exported {written} entries"));
+            }
+            Ok(())
+        }
+        Command::Prune { older_than, keep } => {
+            let policy = keep
+                .into_iter()
+                .fold(RetentionPolicy::new(older_than), |policy, (action, age)| {
+                    policy.keep(action, age)
+                });
+            let spinner = progress(ProgressBar::new_spinner(), "{spinner} pruned {pos} entries");
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            let report = store
+                .prune_with_progress(&policy, Utc::now(), |n| spinner.set_position(n))
+                .await
+                .map_err(doing("prune failed"))?;
+            spinner.finish_and_clear();
+            let mut text = format!("pruned {} entries\n", report.pruned);
+            if report.by_rule.len() > 1 {
+                for (rule, count) in &report.by_rule {
+                    text.push_str(&format!("  {rule}: {count}\n"));
+                }
+            }
+            print(&text)
+        }
+        Command::Anonymize { actor } => {
+            let changed = store
+                .anonymize(&actor, &AnonymizePolicy::new())
+                .await
+                .map_err(doing("anonymization failed"))?;
+            print(&format!("anonymized {changed} entries\n"))
+        }
+    }
+}
+
+/// A progress display on standard error, drawn only when it is a terminal.
+fn progress(bar: ProgressBar, template: &str) -> ProgressBar {
+    bar.set_draw_target(ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Prints the latest `lines` entries, then every new one, until interrupted.
+async fn tail(
+    store: &SeaOrmStore,
+    filter: ActivityFilter,
+    lines: usize,
+    interval: Duration,
+    json: bool,
+) -> Result<(), BoxError> {
+    let show = |events: &[ActivityEvent]| -> Result<(), BoxError> {
+        if json {
+            print_json_lines(events)
+        } else {
+            let mut text = String::new();
+            for event in events {
+                text.push_str(&table::event_line(event));
+                text.push('\n');
+            }
+            print(&text)
+        }
+    };
+    let lookback = TAIL_LOOKBACK.as_millis() as i64;
+    let mut high_water = Utc::now().timestamp_millis();
+    // What is already there is not new: only the latest `lines` of it are
+    // shown. Read before those, so an entry arriving in between is shown.
+    let mut seen: HashSet<Uuid> = since(store, &filter, high_water - lookback)
+        .await?
+        .iter()
+        .map(|event| event.id)
+        .collect();
+    if lines > 0 {
+        let latest = store
+            .list(&ActivityQuery::new(filter.clone()).limit(lines))
+            .await
+            .map_err(doing("query failed"))?;
+        let mut events = latest.events;
+        events.reverse();
+        show(&events)?;
+        for event in &events {
+            high_water = high_water.max(millis_of(event.id));
+            seen.insert(event.id);
+        }
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            () = tokio::time::sleep(interval) => {}
+        }
+        let floor = high_water - lookback;
+        let new: Vec<ActivityEvent> = since(store, &filter, floor)
+            .await?
+            .into_iter()
+            .filter(|event| seen.insert(event.id))
+            .collect();
+        show(&new)?;
+        for event in &new {
+            high_water = high_water.max(millis_of(event.id));
+        }
+        seen.retain(|id| millis_of(*id) >= floor);
+    }
+}
+
+/// Every entry matching `filter` whose id was made at or after the Unix
+/// millisecond `floor`, oldest first.
+async fn since(
+    store: &SeaOrmStore,
+    filter: &ActivityFilter,
+    floor: i64,
+) -> Result<Vec<ActivityEvent>, BoxError> {
+    let mut events = Vec::new();
+    let mut cursor = Some(Cursor::after_event(floor_id(floor)));
+    loop {
+        let query = ActivityQuery::new(filter.clone())
+            .order(Order::OldestFirst)
+            .after(cursor)
+            .limit(tower_activity::MAX_PAGE_LIMIT);
+        let page = store.list(&query).await.map_err(doing("query failed"))?;
+        events.extend(page.events);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(events),
+        }
+    }
+}
+
+/// The Unix milliseconds of a UUID v7.
+fn millis_of(id: Uuid) -> i64 {
+    let bytes = id.as_bytes();
+    bytes[..6]
+        .iter()
+        .fold(0, |millis, byte| (millis << 8) | i64::from(*byte))
+}
+
+/// The smallest UUID v7 of the millisecond `millis`.
+fn floor_id(millis: i64) -> Uuid {
+    let millis = millis.max(0).to_be_bytes();
+    let mut bytes = [0; 16];
+    bytes[..6].copy_from_slice(&millis[2..]);
+    bytes[6] = 0x70;
+    Uuid::from_bytes(bytes)
+}
+
+fn print_json_lines(events: &[ActivityEvent]) -> Result<(), BoxError> {
+    let mut out = Vec::new();
+    for event in events {
+        write_json_line(event, &mut out)?;
+    }
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(&out)?;
+    stdout.flush()?;
+    Ok(())
+}
+
+fn print(text: &str) -> Result<(), BoxError> {
+    let mut stdout = io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// A message for the person at the terminal, on standard error.
+fn note(text: &str) {
+    let _ = writeln!(io::stderr(), "{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floor_ids_order_before_every_id_of_their_millisecond() {
+        let id = Uuid::now_v7();
+        let millis = millis_of(id);
+        assert!(floor_id(millis) <= id);
+        assert!(floor_id(millis + 1) > id);
+        assert_eq!(millis_of(floor_id(millis)), millis);
+    }
+}

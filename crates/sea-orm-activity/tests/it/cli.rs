@@ -1,0 +1,392 @@
+//! The `activity-log` command, run as a program against each real database.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{ChildStdout, Command};
+use tower_activity::export::CSV_COLUMNS;
+use tower_activity::{
+    Action, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor,
+};
+
+use sea_orm_activity::PRUNED_ACTION;
+
+use crate::events::{self, at, days_before, varied};
+use crate::support::{TestDb, each_backend, each_empty_backend};
+
+const BIN: &str = env!("CARGO_BIN_EXE_activity-log");
+
+/// Runs the command on `db` with `args`.
+async fn run(db: &TestDb, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--database-url")
+        .arg(&db.url)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("the command runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).unwrap()
+}
+
+/// Asserts the command succeeded, and returns its standard output.
+fn succeeded(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}, stderr: {}",
+        output.status,
+        stderr(output)
+    );
+    stdout(output)
+}
+
+/// Asserts the command failed with `status` and one `error:` line, and
+/// returns that line.
+fn failed(output: &Output, status: i32) -> String {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(status), "stderr: {text}");
+    assert!(output.stdout.is_empty(), "stdout: {}", stdout(output));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {text}");
+    assert!(lines[0].starts_with("error: "), "{text}");
+    assert!(
+        !text.contains("panicked") && !text.contains("backtrace"),
+        "{text}"
+    );
+    lines[0].to_owned()
+}
+
+#[tokio::test]
+async fn migrate_creates_the_table_once() {
+    each_empty_backend(async |db| {
+        let first = succeeded(&run(db, &["migrate"]).await);
+        assert_eq!(
+            first,
+            "applied 1 migration(s): the activity_log table is up to date\n"
+        );
+        events::write(db, &[varied(1)]).await;
+        let again = succeeded(&run(db, &["migrate"]).await);
+        assert_eq!(again, "the activity_log table is up to date\n");
+        assert_eq!(db.store().count(&ActivityFilter::new()).await.unwrap(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn query_prints_an_aligned_table_or_json_lines_and_pages_on() {
+    let events: Vec<ActivityEvent> = (0..60).map(varied).collect();
+    let filter = ActivityFilter::new().tenant("tenant_1");
+    let matching: Vec<&ActivityEvent> = events
+        .iter()
+        .rev()
+        .filter(|event| filter.matches(event))
+        .collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+
+        let output = run(db, &["query", "--tenant", "tenant_1", "--limit", "5"]).await;
+        let table = succeeded(&output);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 6, "a header and five rows:\n{table}");
+        assert!(lines[0].starts_with("TIME") && lines[0].contains("ACTION") && lines[0].contains("TENANT"));
+        let action_column = lines[0].find("ACTION").unwrap();
+        for (line, event) in lines[1..].iter().zip(&matching) {
+            assert_eq!(
+                &line[action_column..action_column + event.action.as_str().len()],
+                event.action.as_str()
+            );
+            assert!(line.contains("tenant_1"), "{line}");
+        }
+        let hint = stderr(&output);
+        let cursor = hint
+            .trim()
+            .strip_prefix("more entries: continue with --after ")
+            .unwrap_or_else(|| panic!("{hint}"));
+
+        let output = run(
+            db,
+            &[
+                "query", "--tenant", "tenant_1", "--limit", "5", "--after", cursor, "--json",
+            ],
+        )
+        .await;
+        let next: Vec<ActivityEvent> = succeeded(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(next.iter().collect::<Vec<_>>(), matching[5..10]);
+
+        let output = run(
+            db,
+            &[
+                "query",
+                "--action",
+                "delete",
+                "--outcome",
+                "warning",
+                "--json",
+                "--limit",
+                "1000",
+            ],
+        )
+        .await;
+        let wanted = ActivityFilter::new()
+            .action(Action::Delete)
+            .outcome(tower_activity::Outcome::Warning);
+        let expected = db
+            .store()
+            .list(&ActivityQuery::new(wanted).limit(1000))
+            .await
+            .unwrap()
+            .events;
+        assert!(!expected.is_empty());
+        let listed: Vec<ActivityEvent> = succeeded(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(listed, expected);
+    })
+    .await;
+}
+
+/// The next line the command writes, waiting for it.
+async fn next_line(lines: &mut Lines<BufReader<ChildStdout>>) -> ActivityEvent {
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("a line within a minute")
+        .unwrap()
+        .expect("the command is still running");
+    serde_json::from_str(&line).unwrap()
+}
+
+#[tokio::test]
+async fn tail_prints_the_latest_entries_then_follows_new_ones() {
+    each_backend(async |db| {
+        let old: Vec<ActivityEvent> = (0..5).map(varied).collect();
+        events::write(db, &old).await;
+        let mut child = Command::new(BIN)
+            .args([
+                "--database-url",
+                &db.url,
+                "tail",
+                "--json",
+                "-n",
+                "2",
+                "--interval",
+                "50ms",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(next_line(&mut lines).await, old[3]);
+        assert_eq!(next_line(&mut lines).await, old[4]);
+
+        let new = ActivityEvent::builder(Action::Create)
+            .tenant("acme")
+            .build()
+            .unwrap();
+        events::write(db, std::slice::from_ref(&new)).await;
+        assert_eq!(next_line(&mut lines).await, new);
+
+        // Made earlier, written later: a recorder flushing its batch after
+        // another writer's.
+        let late = ActivityEvent::builder(Action::Update).build().unwrap();
+        let early = ActivityEvent::builder(Action::Delete).build().unwrap();
+        events::write(db, std::slice::from_ref(&early)).await;
+        assert_eq!(next_line(&mut lines).await, early);
+        events::write(db, std::slice::from_ref(&late)).await;
+        assert_eq!(next_line(&mut lines).await, late);
+
+        child.kill().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stats_counts_by_day_action_and_outcome() {
+    let events: Vec<ActivityEvent> = (0..90).map(varied).collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let expected = db
+            .store()
+            .counts(&ActivityFilter::new().tenant("tenant_2"))
+            .await
+            .unwrap();
+        let output = run(db, &["stats", "--tenant", "tenant_2", "--json"]).await;
+        let counts: Vec<ActivityCount> = succeeded(&output)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(counts, expected);
+
+        let table = succeeded(&run(db, &["stats"]).await);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("DAY") && lines[0].ends_with("COUNT"),
+            "{table}"
+        );
+        assert_eq!(lines.last(), Some(&"total: 90"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn export_writes_csv_or_json_lines_and_is_quiet_when_piped() {
+    let events: Vec<ActivityEvent> = (0..40).map(varied).collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let output = run(db, &["export", "--format", "csv", "--since", "2000-01-01"]).await;
+        let csv = succeeded(&output);
+        assert_eq!(stderr(&output), "", "no progress or summary on a pipe");
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        let ids: Vec<String> = reader.records().map(|row| row.unwrap()[0].to_owned()).collect();
+        let expected: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+        assert_eq!(ids, expected);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.jsonl");
+        let output = run(
+            db,
+            &[
+                "export",
+                "--format",
+                "jsonl",
+                "--actor",
+                "u_1",
+                "--output",
+                path.to_str().unwrap(),
+            ],
+        )
+        .await;
+        succeeded(&output);
+        let expected: Vec<&ActivityEvent> = events
+            .iter()
+            .filter(|event| ActivityFilter::new().actor("u_1").matches(event))
+            .collect();
+        assert_eq!(stderr(&output), format!("exported {} entries\n", expected.len()));
+        let written: Vec<ActivityEvent> = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(written.iter().collect::<Vec<_>>(), expected);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prune_deletes_entries_older_than_the_age_and_keeps_overrides_longer() {
+    let now = Utc::now();
+    let events = [
+        at("create", days_before(now, 100)),
+        at("auth.login.failed", days_before(now, 100)),
+        at("auth.login.failed", days_before(now, 400)),
+        at("create", days_before(now, 10)),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let output = run(db, &["prune", "--older-than", "90d", "--keep", "auth=365d"]).await;
+        assert_eq!(succeeded(&output), "pruned 2 entries\n  *: 1\n  auth: 1\n");
+        assert_eq!(stderr(&output), "");
+        let left: Vec<_> = events::all(db)
+            .await
+            .into_iter()
+            .filter(|event| event.action.as_str() != PRUNED_ACTION)
+            .map(|event| event.id)
+            .collect();
+        assert_eq!(left, [events[1].id, events[3].id]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn anonymize_removes_the_actor_from_their_entries() {
+    let mine = ActivityEvent::builder(Action::Update)
+        .actor(Actor::user("u_42").with_label("Ada"))
+        .ip("192.0.2.1".parse().unwrap())
+        .build()
+        .unwrap();
+    let other = ActivityEvent::builder(Action::Update)
+        .actor(Actor::user("u_7"))
+        .build()
+        .unwrap();
+    each_backend(async |db| {
+        events::write(db, &[mine.clone(), other.clone()]).await;
+        assert_eq!(
+            succeeded(&run(db, &["anonymize", "--actor", "u_42"]).await),
+            "anonymized 1 entries\n"
+        );
+        let store = db.store();
+        let anonymized = store.get(mine.id).await.unwrap().unwrap();
+        assert_eq!(anonymized.actor.unwrap().id, None);
+        assert_eq!(anonymized.ip, None);
+        assert_eq!(store.get(other.id).await.unwrap(), Some(other.clone()));
+        assert_eq!(
+            succeeded(&run(db, &["anonymize", "--actor", "u_42"]).await),
+            "anonymized 0 entries\n"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn errors_are_one_line_and_a_non_zero_status() {
+    each_empty_backend(async |db| {
+        let line = failed(&run(db, &["query"]).await, 1);
+        assert!(line.starts_with("error: query failed: "), "{line}");
+        assert!(line.contains("activity_log"), "names the missing table: {line}");
+
+        let line = failed(&run(db, &["prune", "--older-than", "90x"]).await, 2);
+        assert!(line.contains("--older-than"), "{line}");
+        let line = failed(&run(db, &["query", "--after", "c1'; DROP TABLE x"]).await, 2);
+        assert!(line.contains("invalid cursor"), "{line}");
+        let line = failed(&run(db, &["export", "--format", "xlsx"]).await, 2);
+        assert!(line.contains("csv or jsonl"), "{line}");
+        let line = failed(&run(db, &["anonymize", "--actor", ""]).await, 1);
+        assert!(line.contains("empty actor id"), "{line}");
+    })
+    .await;
+    let no_url = Command::new(BIN)
+        .arg("stats")
+        .env_remove("DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    let line = failed(&no_url, 1);
+    assert!(line.contains("--database-url"), "{line}");
+    let bad_scheme = Command::new(BIN)
+        .args(["--database-url", "oracle://scott:tiger@db/x", "stats"])
+        .output()
+        .await
+        .unwrap();
+    let line = failed(&bad_scheme, 1);
+    assert!(
+        line.contains("unsupported database URL") && !line.contains("tiger"),
+        "{line}"
+    );
+    let from_env = Command::new(BIN)
+        .arg("stats")
+        .env("DATABASE_URL", "sqlite:///nonexistent-dir/x.db")
+        .output()
+        .await
+        .unwrap();
+    let line = failed(&from_env, 1);
+    assert!(
+        line.starts_with("error: cannot connect to the database"),
+        "{line}"
+    );
+}

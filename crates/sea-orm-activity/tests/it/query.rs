@@ -1,0 +1,230 @@
+//! Reading: filters, keyset pagination under concurrent inserts, counts.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, TimeDelta};
+use tower_activity::{
+    Action, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore, Cursor,
+    MAX_PAGE_LIMIT, MemorySink, Order, Outcome,
+};
+use uuid::Uuid;
+
+use crate::events::{self, varied};
+use crate::support::each_backend;
+
+/// Every id `query`'s pages visit, in order, running `between` after each
+/// page.
+async fn visit(
+    store: &impl ActivityStore,
+    query: ActivityQuery,
+    mut between: impl AsyncFnMut(usize),
+) -> Vec<Uuid> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    for page_number in 0.. {
+        let page = store.list(&query.clone().after(cursor)).await.unwrap();
+        assert!(page.events.len() <= query.page_size());
+        seen.extend(page.events.iter().map(|event| event.id));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        between(page_number).await;
+    }
+    seen
+}
+
+fn tenant_event(tenant: &str) -> ActivityEvent {
+    ActivityEvent::builder(Action::Read)
+        .tenant(tenant)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn paging_while_inserting_visits_each_entry_exactly_once() {
+    let initial: Vec<ActivityEvent> = (0..5_000_u32)
+        .map(|i| tenant_event(if i.is_multiple_of(2) { "a" } else { "b" }))
+        .collect();
+    each_backend(async |db| {
+        events::write(db, &initial).await;
+        let store = db.store();
+
+        // Newest first: entries inserted meanwhile are newer than the first
+        // page, so the pages hold exactly the entries there were.
+        let query = ActivityQuery::new(ActivityFilter::new().tenant("a")).limit(97);
+        let seen = visit(&store, query, async |_| {
+            events::write(db, &[tenant_event("a"), tenant_event("b")]).await;
+        })
+        .await;
+        let expected: Vec<Uuid> = initial
+            .iter()
+            .rev()
+            .filter(|event| event.tenant_id.as_deref() == Some("a"))
+            .map(|event| event.id)
+            .collect();
+        assert_eq!(seen.len(), 2_500);
+        assert_eq!(seen, expected);
+
+        // Oldest first: entries inserted meanwhile come after the cursor, and
+        // are visited once each, at the end.
+        let before: Vec<Uuid> = events::all(db).await.into_iter().map(|event| event.id).collect();
+        let mut added = Vec::new();
+        let query = ActivityQuery::new(ActivityFilter::new())
+            .order(Order::OldestFirst)
+            .limit(500);
+        let seen = visit(&store, query, async |page_number| {
+            if page_number < 10 {
+                let event = tenant_event("c");
+                events::write(db, std::slice::from_ref(&event)).await;
+                added.push(event.id);
+            }
+        })
+        .await;
+        let unique: HashSet<&Uuid> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "no entry is visited twice");
+        let expected: Vec<Uuid> = before.into_iter().chain(added).collect();
+        assert_eq!(seen, expected);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn filters_select_exactly_the_matching_events() {
+    let events: Vec<ActivityEvent> = (0..240).map(varied).collect();
+    let at = |i: usize| events[i].occurred_at;
+    let filters = [
+        ActivityFilter::new(),
+        ActivityFilter::new().tenant("tenant_1"),
+        ActivityFilter::new().actor("u_13"),
+        ActivityFilter::new().action(Action::Update),
+        ActivityFilter::new()
+            .action(Action::custom("auth.login.failed").unwrap())
+            .action(Action::Delete),
+        ActivityFilter::new().outcome(Outcome::Critical),
+        ActivityFilter::new()
+            .outcome(Outcome::Warning)
+            .outcome(Outcome::Error),
+        ActivityFilter::new().resource_type("invoice"),
+        ActivityFilter::new().resource("note", "res_2_ünï"),
+        ActivityFilter::new().request_id("req-12"),
+        ActivityFilter::new().since(at(100)),
+        ActivityFilter::new().until(at(100)),
+        ActivityFilter::new().since(at(50)).until(at(51)),
+        ActivityFilter::new()
+            .tenant("tenant_2")
+            .action(Action::Read)
+            .outcome(Outcome::Warning)
+            .since(at(10))
+            .until(at(200)),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let store = db.store();
+        for filter in &filters {
+            for order in [Order::NewestFirst, Order::OldestFirst] {
+                let query = ActivityQuery::new(filter.clone()).order(order).limit(7);
+                let seen = visit(&store, query, async |_| {}).await;
+                let mut expected: Vec<Uuid> = events
+                    .iter()
+                    .filter(|event| filter.matches(event))
+                    .map(|event| event.id)
+                    .collect();
+                if order == Order::NewestFirst {
+                    expected.reverse();
+                }
+                assert_eq!(seen, expected, "{filter:?} {order:?}");
+            }
+            assert_eq!(
+                store.count(filter).await.unwrap(),
+                events.iter().filter(|event| filter.matches(event)).count() as u64
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn ids_compare_exactly_without_case_folding_or_padding() {
+    let events: Vec<ActivityEvent> = ["acme", "ACME", "acme ", "ácme"]
+        .into_iter()
+        .map(tenant_event)
+        .collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let page = db
+            .store()
+            .list(&ActivityQuery::new(ActivityFilter::new().tenant("acme")))
+            .await
+            .unwrap();
+        let tenants: Vec<_> = page
+            .events
+            .iter()
+            .map(|event| event.tenant_id.as_deref())
+            .collect();
+        assert_eq!(tenants, [Some("acme")]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn counts_group_by_utc_day_action_and_outcome() {
+    let start = DateTime::parse_from_rfc3339("2024-02-28T22:30:00.000001Z")
+        .unwrap()
+        .to_utc();
+    let events: Vec<ActivityEvent> = (0..300)
+        .map(|i| {
+            let mut event = varied(i);
+            event.occurred_at = start + TimeDelta::minutes(i as i64 * 17);
+            event
+        })
+        .collect();
+    let memory = MemorySink::new();
+    memory.write_batch(&events).await.unwrap();
+    let filters = [
+        ActivityFilter::new(),
+        ActivityFilter::new().tenant("tenant_0"),
+        ActivityFilter::new()
+            .outcome(Outcome::Success)
+            .since(events[40].occurred_at),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let store = db.store();
+        for filter in &filters {
+            let counts = store.counts(filter).await.unwrap();
+            assert_eq!(counts, memory.counts(filter).await.unwrap(), "{filter:?}");
+        }
+        let all = store.counts(&ActivityFilter::new()).await.unwrap();
+        assert_eq!(all.first().unwrap().day.to_string(), "2024-02-28");
+        assert!(all.iter().any(|count| count.day.to_string() == "2024-02-29"));
+        assert_eq!(all.iter().map(|count| count.count).sum::<u64>(), 300);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pages_are_capped_at_the_maximum_limit() {
+    let events: Vec<ActivityEvent> = (0..MAX_PAGE_LIMIT + 5).map(varied).collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let mut query = ActivityQuery::new(ActivityFilter::new());
+        query.limit = 50_000;
+        let page = db.store().list(&query).await.unwrap();
+        assert_eq!(page.events.len(), MAX_PAGE_LIMIT);
+        assert_eq!(page.next, Some(Cursor::after_event(events[5].id)));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn get_finds_an_event_by_id() {
+    let event = varied(5);
+    each_backend(async |db| {
+        events::write(db, std::slice::from_ref(&event)).await;
+        let store = db.store();
+        assert_eq!(store.get(event.id).await.unwrap(), Some(event.clone()));
+        assert_eq!(store.get(Uuid::now_v7()).await.unwrap(), None);
+    })
+    .await;
+}
