@@ -57,6 +57,10 @@ struct Inner {
     user_agent: Option<HeaderValue>,
     method: Option<Method>,
     uri: Option<Uri>,
+    /// The route axum matched, when the layer runs after routing
+    /// (`Router::layer`).
+    #[cfg(feature = "axum")]
+    matched: Option<axum::extract::MatchedPath>,
     recorder: Option<Recorder>,
     state: Mutex<State>,
 }
@@ -76,6 +80,8 @@ pub(crate) struct RequestInfo {
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
+    #[cfg(feature = "axum")]
+    pub(crate) matched: Option<axum::extract::MatchedPath>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) actor: Option<Actor>,
     pub(crate) tenant: Option<String>,
@@ -90,6 +96,8 @@ impl ActivityContext {
                 user_agent: info.user_agent,
                 method: Some(info.method),
                 uri: Some(info.uri),
+                #[cfg(feature = "axum")]
+                matched: info.matched,
                 recorder: info.recorder,
                 state: Mutex::new(State {
                     actor: info.actor,
@@ -111,6 +119,8 @@ impl ActivityContext {
                 user_agent: None,
                 method: None,
                 uri: None,
+                #[cfg(feature = "axum")]
+                matched: None,
                 recorder: None,
                 state: Mutex::new(State {
                     actor: Some(Actor::system(component)),
@@ -132,6 +142,8 @@ impl ActivityContext {
                 user_agent: inner.user_agent.clone(),
                 method: inner.method.clone(),
                 uri: inner.uri.clone(),
+                #[cfg(feature = "axum")]
+                matched: inner.matched.clone(),
                 recorder: Some(recorder),
                 state: Mutex::new(state),
             }),
@@ -181,13 +193,21 @@ impl ActivityContext {
         self.inner.method.as_ref()
     }
 
-    /// The matched route if one has been set, otherwise the request path.
+    /// The route template: the one [set](Self::set_route), else the one axum
+    /// matched (with the `axum` feature, when the layer is added with
+    /// `Router::layer`), else the request path.
     pub fn route(&self) -> Option<String> {
-        let state = self.lock();
-        state
-            .route
-            .clone()
-            .or_else(|| self.inner.uri.as_ref().map(|uri| uri.path().to_owned()))
+        let route = self.lock().route.clone();
+        route.or_else(|| self.request_route())
+    }
+
+    /// The route the request itself tells: axum's matched route, or the path.
+    fn request_route(&self) -> Option<String> {
+        #[cfg(feature = "axum")]
+        if let Some(matched) = &self.inner.matched {
+            return Some(matched.as_str().to_owned());
+        }
+        self.inner.uri.as_ref().map(|uri| uri.path().to_owned())
     }
 
     /// The actor, once known.
@@ -246,9 +266,7 @@ impl ActivityContext {
             event.tenant_id = state.tenant;
         }
         if event.route.is_none() {
-            event.route = state
-                .route
-                .or_else(|| inner.uri.as_ref().map(|uri| uri.path().to_owned()));
+            event.route = state.route.or_else(|| self.request_route());
         }
         if event.request_id.is_none() {
             event.request_id = Some(self.request_id().to_owned());

@@ -164,6 +164,8 @@ where
             user_agent: request.headers().get(USER_AGENT).cloned(),
             method: request.method().clone(),
             uri: request.uri().clone(),
+            #[cfg(feature = "axum")]
+            matched: request.extensions().get::<axum::extract::MatchedPath>().cloned(),
             recorder: config.recorder.clone(),
             actor: identity.actor,
             tenant: identity.tenant,

@@ -33,7 +33,8 @@
 //!
 //! ## Features
 //!
-//! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>`.
+//! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>`
+//!   and the route template from its `MatchedPath`.
 //! - `tower-http`: accept the request id of tower-http's `SetRequestIdLayer`.
 //! - `csv`: [`export::CsvWriter`], CSV export safe to open in a spreadsheet.
 //!

@@ -509,3 +509,21 @@ async fn requests_are_answered_while_the_sink_hangs() {
         "the full queue dropped and counted events"
     );
 }
+
+#[cfg(feature = "axum")]
+#[tokio::test]
+async fn events_logged_by_hand_carry_the_route_axum_matched() {
+    let (recorder, sink) = recorder();
+    let app = axum::Router::new()
+        .route(
+            "/docs/{id}",
+            axum::routing::get(|| async {
+                let _ = log_activity(ActivityEvent::builder("doc.previewed").build().unwrap());
+            }),
+        )
+        .layer(ActivityLayer::new().recorder(recorder.clone()));
+    let request = Request::get("/docs/d1").body(axum::body::Body::empty()).unwrap();
+    app.oneshot(request).await.unwrap();
+    recorder.flush().await;
+    assert_eq!(sink.events()[0].route.as_deref(), Some("/docs/{id}"));
+}
