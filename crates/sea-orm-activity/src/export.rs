@@ -1,51 +1,13 @@
 //! Streaming a filtered range of the log out as JSON lines or CSV.
 
-use std::fmt;
 use std::io;
-use std::str::FromStr;
 
 use sea_orm::DbErr;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tower_activity::export::{CsvWriter, write_json_line};
+use tower_activity::export::ExportFormat;
 use tower_activity::{ActivityFilter, Order};
 
 use crate::store::{SeaOrmStore, read};
-
-/// The format of an export.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ExportFormat {
-    /// One JSON object per line, as [`write_json_line`] writes it.
-    JsonLines,
-    /// RFC 4180 CSV with a header row, as [`CsvWriter`] writes it: cells that a
-    /// spreadsheet would take for a formula are neutralised.
-    Csv,
-}
-
-/// A name that is not an export format.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown export format (expected csv or jsonl)")]
-pub struct UnknownExportFormat;
-
-impl FromStr for ExportFormat {
-    type Err = UnknownExportFormat;
-
-    fn from_str(name: &str) -> Result<Self, Self::Err> {
-        match name {
-            "csv" => Ok(ExportFormat::Csv),
-            "jsonl" | "ndjson" => Ok(ExportFormat::JsonLines),
-            _ => Err(UnknownExportFormat),
-        }
-    }
-}
-
-impl fmt::Display for ExportFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ExportFormat::JsonLines => "jsonl",
-            ExportFormat::Csv => "csv",
-        })
-    }
-}
 
 /// An export that could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -117,26 +79,8 @@ impl SeaOrmStore {
         loop {
             let events = read(&self.db, filter, Order::OldestFirst, after, self.chunk_size).await?;
             chunk.clear();
-            match format {
-                ExportFormat::JsonLines => {
-                    for event in &events {
-                        write_json_line(event, &mut chunk).map_err(io::Error::from)?;
-                    }
-                }
-                ExportFormat::Csv => {
-                    let mut csv = if after.is_none() {
-                        CsvWriter::new(&mut chunk)
-                    } else {
-                        CsvWriter::headless(&mut chunk)
-                    };
-                    // An empty export still has its header.
-                    csv.write_header()?;
-                    for event in &events {
-                        csv.write(event)?;
-                    }
-                    csv.flush()?;
-                }
-            }
+            // The first chunk carries the CSV header, even when it is empty.
+            format.encode_chunk(&events, after.is_none(), &mut chunk)?;
             out.write_all(&chunk).await?;
             written += events.len() as u64;
             progress(written);

@@ -6,8 +6,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::{DbErr, DynIden, IntoIden, MigrationName, MigrationTrait, MigratorTrait};
 use sea_orm_migration::{SchemaManager, async_trait};
 use tower_activity::{
-    MAX_ACTION_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_CHARS,
-    MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, user_agent::MAX_USER_AGENT_CHARS,
+    MAX_ACTION_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
+    MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
 };
 
 use crate::entity::{Column, Entity};
@@ -164,7 +164,7 @@ impl MigrationTrait for CreateActivityLog {
             .col(text(Column::TenantId, MAX_ID_CHARS).null())
             .col(text(Column::Outcome, 16).not_null())
             .col(ColumnDef::new(Column::HttpStatus).integer().null())
-            .col(text(Column::RequestId, MAX_REQUEST_ID_CHARS).null())
+            .col(text(Column::RequestId, MAX_REQUEST_ID_LEN).null())
             .col(text(Column::Ip, MAX_IP_CHARS).null())
             .col(text(Column::UserAgent, MAX_USER_AGENT_CHARS).null())
             .col(text(Column::Method, MAX_METHOD_CHARS).null())

@@ -257,16 +257,21 @@ impl ActivityContext {
 
     /// Fills what `event` leaves empty from this context.
     pub fn fill(&self, event: &mut ActivityEvent) {
-        let state = self.lock().clone();
+        {
+            let state = self.lock();
+            if event.actor.is_none() {
+                event.actor = Some(state.actor.clone().unwrap_or_else(Actor::anonymous));
+            }
+            if event.tenant_id.is_none() {
+                event.tenant_id.clone_from(&state.tenant);
+            }
+            if event.route.is_none() {
+                event.route.clone_from(&state.route);
+            }
+        }
         let inner = &self.inner;
-        if event.actor.is_none() {
-            event.actor = Some(state.actor.unwrap_or_else(Actor::anonymous));
-        }
-        if event.tenant_id.is_none() {
-            event.tenant_id = state.tenant;
-        }
         if event.route.is_none() {
-            event.route = state.route.or_else(|| self.request_route());
+            event.route = self.request_route();
         }
         if event.request_id.is_none() {
             event.request_id = Some(self.request_id().to_owned());

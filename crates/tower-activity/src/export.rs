@@ -2,25 +2,137 @@
 //! spreadsheet formulas.
 
 use std::borrow::Cow;
-#[cfg(feature = "csv")]
+use std::fmt;
 use std::io;
+use std::str::FromStr;
 
 use crate::event::ActivityEvent;
 
 /// Appends `event` to `out` as one line of JSON ending in `\n`.
 ///
-/// JSON escapes every control character inside strings; U+2028 and U+2029 are
-/// escaped too, so no value can start a new line for any reader.
+/// JSON escapes the C0 control characters inside strings; the C1 controls
+/// (U+0080 to U+009F, NEL among them) and U+2028 / U+2029 are escaped too, so
+/// no value can start a new line for any reader.
 pub fn write_json_line(event: &ActivityEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     let line = serde_json::to_string(event)?;
-    if line.contains(['\u{2028}', '\u{2029}']) {
-        let escaped = line.replace('\u{2028}', "\\u2028").replace('\u{2029}', "\\u2029");
-        out.extend_from_slice(escaped.as_bytes());
+    if line.contains(breaks_lines) {
+        for c in line.chars() {
+            if breaks_lines(c) {
+                out.extend_from_slice(format!("\\u{:04x}", u32::from(c)).as_bytes());
+            } else {
+                let mut buf = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+        }
     } else {
         out.extend_from_slice(line.as_bytes());
     }
     out.push(b'\n');
     Ok(())
+}
+
+/// The encoding of an export.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExportFormat {
+    /// One JSON object per line, as [`write_json_line`] writes it.
+    JsonLines,
+    /// RFC 4180 CSV with a header row, as [`CsvWriter`] writes it.
+    #[cfg(feature = "csv")]
+    Csv,
+}
+
+/// A name that is not an export format.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownExportFormat {
+    /// Neither `jsonl` nor `csv`.
+    #[error("unknown export format (expected jsonl or csv)")]
+    Unknown,
+    /// `csv`, without the `csv` feature.
+    #[error("csv export is not enabled (the `csv` feature of tower-activity); use jsonl")]
+    CsvDisabled,
+}
+
+impl FromStr for ExportFormat {
+    type Err = UnknownExportFormat;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "jsonl" | "ndjson" => Ok(ExportFormat::JsonLines),
+            #[cfg(feature = "csv")]
+            "csv" => Ok(ExportFormat::Csv),
+            #[cfg(not(feature = "csv"))]
+            "csv" => Err(UnknownExportFormat::CsvDisabled),
+            _ => Err(UnknownExportFormat::Unknown),
+        }
+    }
+}
+
+impl fmt::Display for ExportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.file_extension())
+    }
+}
+
+impl ExportFormat {
+    /// The media type of an export in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::JsonLines => "application/x-ndjson",
+            #[cfg(feature = "csv")]
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// The file extension of an export in this format, which is also its name.
+    pub fn file_extension(self) -> &'static str {
+        match self {
+            ExportFormat::JsonLines => "jsonl",
+            #[cfg(feature = "csv")]
+            ExportFormat::Csv => "csv",
+        }
+    }
+
+    /// Appends one chunk of an export to `out`: the events, preceded by the
+    /// CSV header when this is the `first` chunk (even an empty one).
+    ///
+    /// ```
+    /// use tower_activity::{Action, ActivityEvent, export::ExportFormat};
+    ///
+    /// let events = [ActivityEvent::builder(Action::Read).build().unwrap()];
+    /// let mut out = Vec::new();
+    /// ExportFormat::JsonLines.encode_chunk(&events, true, &mut out).unwrap();
+    /// assert_eq!(out.iter().filter(|&&byte| byte == b'\n').count(), 1);
+    /// ```
+    #[cfg_attr(not(feature = "csv"), expect(unused_variables))]
+    pub fn encode_chunk(self, events: &[ActivityEvent], first: bool, out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            ExportFormat::JsonLines => {
+                out.reserve(events.len() * 512);
+                for event in events {
+                    write_json_line(event, out).map_err(io::Error::other)?;
+                }
+                Ok(())
+            }
+            #[cfg(feature = "csv")]
+            ExportFormat::Csv => {
+                let mut csv = if first {
+                    CsvWriter::new(&mut *out)
+                } else {
+                    CsvWriter::headless(&mut *out)
+                };
+                csv.write_header()?;
+                for event in events {
+                    csv.write(event)?;
+                }
+                csv.flush()
+            }
+        }
+    }
+}
+
+/// Characters some readers take for a line break that JSON leaves raw.
+fn breaks_lines(c: char) -> bool {
+    matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
 }
 
 /// The columns of a CSV export, in order.

@@ -41,15 +41,25 @@ impl Identity {
 /// layers); code that learns the actor later, such as auth middleware inside
 /// the layer, calls [`ActivityContext::set_actor`](crate::ActivityContext::set_actor).
 ///
+/// Take the identity from what authentication verified, never from headers a
+/// client can set. Here an authentication layer outside this one has put its
+/// verified claims in the request extensions:
+///
 /// ```
 /// use http::Request;
 /// use tower_activity::{ActivityLayer, Actor, Identity};
 ///
+/// /// What the authentication layer verified.
+/// #[derive(Clone)]
+/// struct Claims {
+///     user_id: String,
+///     org_id: String,
+/// }
+///
 /// let layer = ActivityLayer::new().identify(|request: &Request<axum::body::Body>| {
-///     let tenant = request.headers().get("x-tenant").and_then(|v| v.to_str().ok());
-///     match tenant {
-///         Some(tenant) => Identity::actor(Actor::anonymous()).with_tenant(tenant),
-///         None => Identity::unknown(),
+///     match request.extensions().get::<Claims>() {
+///         Some(claims) => Identity::actor(Actor::user(&claims.user_id)).with_tenant(&claims.org_id),
+///         None => Identity::actor(Actor::anonymous()),
 ///     }
 /// });
 /// # let _ = layer;

@@ -12,9 +12,9 @@ use tower_service::Service;
 use crate::client_ip::{TrustedProxies, peer_addr};
 use crate::context::{ActivityContext, RequestInfo};
 use crate::future::ResponseFuture;
-use crate::identify::{IdentifyRequest, Unidentified};
+use crate::identify::{IdentifyRequest, Identity, Unidentified};
 use crate::recorder::Recorder;
-use crate::request_id::{self, X_REQUEST_ID};
+use crate::request_id::{self, IncomingRequestId, X_REQUEST_ID};
 
 /// Gives every request an [`ActivityContext`]: request id, client IP, user
 /// agent, method and path, and the actor and tenant when they are known.
@@ -22,7 +22,8 @@ use crate::request_id::{self, X_REQUEST_ID};
 /// - The request id is the incoming `x-request-id` (the header is
 ///   configurable) when it is 1 to 128 characters of a safe set, otherwise a
 ///   fresh UUID v7; it is set on the request for inner services and echoed on
-///   the response.
+///   the response. [`incoming_request_id`](Self::incoming_request_id) limits
+///   whose ids are kept.
 /// - The client IP is the socket peer, unless [trusted
 ///   proxies](ActivityLayer::trusted_proxies) are configured and the peer is
 ///   one of them.
@@ -55,6 +56,7 @@ pub struct ActivityLayer<I = Unidentified> {
 #[derive(Clone, Debug)]
 struct Config {
     header: HeaderName,
+    incoming_request_id: IncomingRequestId,
     trusted_proxies: Option<TrustedProxies>,
     recorder: Option<Recorder>,
 }
@@ -66,6 +68,7 @@ impl ActivityLayer {
         ActivityLayer {
             config: Arc::new(Config {
                 header: X_REQUEST_ID,
+                incoming_request_id: IncomingRequestId::Accept,
                 trusted_proxies: None,
                 recorder: None,
             }),
@@ -91,6 +94,13 @@ impl<I> ActivityLayer<I> {
     /// Reads and echoes the request id in `header` instead of `x-request-id`.
     pub fn request_id_header(mut self, header: HeaderName) -> Self {
         Arc::make_mut(&mut self.config).header = header;
+        self
+    }
+
+    /// Whose incoming request ids are kept: anyone's (the default), only the
+    /// trusted proxies', or nobody's.
+    pub fn incoming_request_id(mut self, incoming: IncomingRequestId) -> Self {
+        Arc::make_mut(&mut self.config).incoming_request_id = incoming;
         self
     }
 
@@ -146,18 +156,32 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let request_id = request_id::resolve(&config.header, request.headers(), request.extensions());
+        let peer = peer_addr(request.extensions());
+        let accept = match config.incoming_request_id {
+            IncomingRequestId::Accept => true,
+            IncomingRequestId::FromTrustedProxies => peer
+                .zip(config.trusted_proxies.as_ref())
+                .is_some_and(|(peer, proxies)| proxies.is_trusted(peer)),
+            IncomingRequestId::Ignore => false,
+        };
+        let request_id = request_id::resolve(accept, &config.header, request.headers(), request.extensions());
         if request.headers().get(&config.header) != Some(&request_id) {
             request
                 .headers_mut()
                 .insert(config.header.clone(), request_id.clone());
         }
-        let peer = peer_addr(request.extensions());
         let ip = match (&config.trusted_proxies, peer) {
             (Some(proxies), Some(peer)) => Some(proxies.client_ip(peer, request.headers())),
             (_, peer) => peer,
         };
-        let identity = self.identify.identify(&request);
+        // The resolver is the application's code: a panic in it is answered
+        // like any other panic of the service.
+        let identify = &self.identify;
+        let (identity, identify_panic) = match catch_unwind(AssertUnwindSafe(|| identify.identify(&request)))
+        {
+            Ok(identity) => (identity, None),
+            Err(payload) => (Identity::unknown(), Some(payload)),
+        };
         let context = ActivityContext::for_request(RequestInfo {
             request_id,
             ip,
@@ -171,6 +195,9 @@ where
             tenant: identity.tenant,
         });
         let header = config.header.clone();
+        if let Some(payload) = identify_panic {
+            return ResponseFuture::panicked(context, header, payload);
+        }
         let inner = &mut self.inner;
         let called = catch_unwind(AssertUnwindSafe(|| {
             context.clone().sync_scope(|| inner.call(request))

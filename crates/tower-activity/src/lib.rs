@@ -48,6 +48,7 @@ pub mod client_ip;
 mod context;
 mod event;
 pub mod export;
+mod follow;
 mod future;
 mod identify;
 mod ip_privacy;
@@ -71,6 +72,7 @@ pub use crate::actor::{Actor, ActorKind, UnknownActorKind};
 pub use crate::client_ip::{ForwardedHeader, InvalidNetwork, TrustedProxies};
 pub use crate::context::{ActivityContext, spawn};
 pub use crate::event::{ActivityEvent, ActivityEventBuilder};
+pub use crate::follow::{DEFAULT_LOOKBACK, Follower};
 pub use crate::future::ResponseFuture;
 pub use crate::identify::{IdentifyRequest, Identity, Unidentified};
 pub use crate::ip_privacy::IpPrivacy;
@@ -83,12 +85,12 @@ pub use crate::memory::MemorySink;
 pub use crate::outcome::{Outcome, UnknownOutcome};
 pub use crate::panic::{PANIC_ACTION, panic_message};
 pub use crate::policy::{
-    EventPolicy, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_CHARS, MAX_RESOURCE_TYPE_CHARS,
-    MAX_ROUTE_CHARS,
+    EventPolicy, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
 };
 pub use crate::recorder::{
     DROPPED_ACTION, LogError, Recorder, RecorderBuilder, RecorderStats, ShutdownReport,
 };
+pub use crate::request_id::{IncomingRequestId, MAX_REQUEST_ID_LEN};
 pub use crate::scrub::{
     DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP,
 };
@@ -97,3 +99,4 @@ pub use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_PAGE_LIMIT,
     InvalidCursor, MAX_PAGE_LIMIT, Order, StoreError,
 };
+pub use crate::user_agent::MAX_USER_AGENT_CHARS;

@@ -3,6 +3,7 @@
 
 use crate::event::ActivityEvent;
 use crate::ip_privacy::IpPrivacy;
+use crate::request_id::MAX_REQUEST_ID_LEN;
 use crate::scrub::Scrubber;
 
 /// The longest resource type kept, in characters.
@@ -10,8 +11,6 @@ pub const MAX_RESOURCE_TYPE_CHARS: usize = 64;
 /// The longest id kept (resource, actor, tenant), and the longest actor label,
 /// in characters.
 pub const MAX_ID_CHARS: usize = 255;
-/// The longest request id kept, in characters.
-pub const MAX_REQUEST_ID_CHARS: usize = crate::request_id::MAX_REQUEST_ID_LEN;
 /// The longest route kept, in characters.
 pub const MAX_ROUTE_CHARS: usize = 512;
 /// The longest method kept, in characters.
@@ -75,7 +74,7 @@ impl EventPolicy {
             cut(&mut actor.id, MAX_ID_CHARS);
             cut(&mut actor.label, MAX_ID_CHARS);
         }
-        cut(&mut event.request_id, MAX_REQUEST_ID_CHARS);
+        cut(&mut event.request_id, MAX_REQUEST_ID_LEN);
         cut(&mut event.ip, MAX_IP_CHARS);
         if let Some(user_agent) = &mut event.user_agent
             && (user_agent.chars().any(crate::user_agent::is_forbidden)

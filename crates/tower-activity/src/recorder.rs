@@ -3,10 +3,12 @@
 //! flushes on shutdown.
 
 use std::fmt;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -290,7 +292,7 @@ impl Recorder {
     /// Calling it again waits for the same shutdown.
     pub async fn shutdown(&self) -> ShutdownReport {
         self.shared.closed.store(true, Ordering::Release);
-        let deadline = Instant::now() + self.shared.shutdown_timeout;
+        let deadline = later(Instant::now(), self.shared.shutdown_timeout);
         self.shared.shutdown.send_if_modified(|current| {
             let unset = current.is_none();
             if unset {
@@ -298,11 +300,14 @@ impl Recorder {
             }
             unset
         });
+        // The handle is cleared only once the writer has finished, so a
+        // shutdown that is cancelled part-way leaves the next one to wait too.
         let mut writer = self.shared.writer.lock().await;
-        if let Some(handle) = writer.take()
-            && let Err(error) = handle.await
-        {
-            tracing::error!(%error, "activity writer task failed");
+        if let Some(handle) = writer.as_mut() {
+            if let Err(error) = handle.await {
+                tracing::error!(%error, "activity writer task failed");
+            }
+            *writer = None;
         }
         let stats = self.stats();
         ShutdownReport {
@@ -397,6 +402,12 @@ impl<S: ActivitySink> RecorderBuilder<S> {
     }
 }
 
+/// `start + wait`, or a time decades away when that does not fit.
+fn later(start: Instant, wait: Duration) -> Instant {
+    const DECADES: Duration = Duration::from_secs(30 * 365 * 86_400);
+    start.checked_add(wait).unwrap_or_else(|| start + DECADES)
+}
+
 struct Writer<S> {
     sink: S,
     queue: mpsc::Receiver<ActivityEvent>,
@@ -442,7 +453,7 @@ impl<S: ActivitySink> Writer<S> {
     /// flush is asked for, or shutdown starts.
     async fn fill(&mut self, batch: &mut Vec<ActivityEvent>) {
         let size = self.config.batch_size;
-        let deadline = Instant::now() + self.config.flush_interval;
+        let deadline = later(Instant::now(), self.config.flush_interval);
         while batch.len() < size {
             tokio::select! {
                 biased;
@@ -475,20 +486,25 @@ impl<S: ActivitySink> Writer<S> {
                 return false;
             }
             let started = Instant::now();
-            let mut limit = started + self.config.write_timeout;
+            let mut limit = later(started, self.config.write_timeout);
             if let Some(deadline) = deadline {
                 limit = limit.min(deadline);
             }
-            match tokio::time::timeout_at(limit, self.sink.write_batch(batch)).await {
-                Ok(Ok(())) => {
+            let attempt = AssertUnwindSafe(self.sink.write_batch(batch)).catch_unwind();
+            match tokio::time::timeout_at(limit, attempt).await {
+                Ok(Ok(Ok(()))) => {
                     let n = batch.len() as u64;
                     self.counts.written.fetch_add(n, Ordering::Relaxed);
                     metrics::counter!(names::EVENTS_WRITTEN).increment(n);
                     metrics::histogram!(names::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
                     return true;
                 }
-                Ok(Err(error)) => {
+                Ok(Ok(Err(error))) => {
                     tracing::warn!(%error, events = batch.len(), retry_in = ?backoff, "activity batch write failed");
+                }
+                Ok(Err(panic)) => {
+                    let panic = crate::panic::panic_message(panic.as_ref());
+                    tracing::error!(%panic, events = batch.len(), retry_in = ?backoff, "activity sink panicked");
                 }
                 Err(_) => {
                     tracing::warn!(events = batch.len(), retry_in = ?backoff, "activity batch write timed out");
@@ -496,7 +512,7 @@ impl<S: ActivitySink> Writer<S> {
             }
             self.counts.failed_batches.fetch_add(1, Ordering::Relaxed);
             metrics::counter!(names::BATCHES_FAILED).increment(1);
-            let mut wake = Instant::now() + backoff;
+            let mut wake = later(Instant::now(), backoff);
             if let Some(deadline) = *self.shutdown.borrow() {
                 wake = wake.min(deadline);
             }
@@ -507,7 +523,7 @@ impl<S: ActivitySink> Writer<S> {
                     self.start_draining();
                 }
             }
-            backoff = (backoff * 2).min(self.config.retry_max);
+            backoff = backoff.saturating_mul(2).min(self.config.retry_max);
         }
     }
 

@@ -27,6 +27,26 @@ pub fn is_valid_request_id(id: &[u8]) -> bool {
         })
 }
 
+/// Whose incoming request ids the layer keeps (see
+/// [`ActivityLayer::incoming_request_id`](crate::ActivityLayer::incoming_request_id)).
+///
+/// A request id is chosen by whoever sends the request. Kept from anyone, it
+/// lets a client give two requests the same id, so that a search by request id
+/// mixes them; behind a proxy or gateway that sets the id, keep only its ids.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IncomingRequestId {
+    /// Keep a well-formed incoming id from any client (the default, as
+    /// tower-http does).
+    #[default]
+    Accept,
+    /// Keep it only when the peer is one of the
+    /// [trusted proxies](crate::ActivityLayer::trusted_proxies); otherwise make a
+    /// fresh one.
+    FromTrustedProxies,
+    /// Always make a fresh id.
+    Ignore,
+}
+
 /// A fresh request id: a hyphenated UUID v7.
 pub(crate) fn generate() -> HeaderValue {
     let mut buf = uuid::Uuid::encode_buffer();
@@ -34,15 +54,19 @@ pub(crate) fn generate() -> HeaderValue {
     HeaderValue::from_str(id).expect("a hyphenated UUID is a valid header value")
 }
 
-/// The incoming id from `header` when it is valid; with the `tower-http` feature,
-/// otherwise the id tower-http's `SetRequestIdLayer` put in the extensions when it
-/// is valid; otherwise a fresh UUID v7.
+/// When `accept`, the incoming id from `header` if it is valid; with the
+/// `tower-http` feature, otherwise the id tower-http's `SetRequestIdLayer` put
+/// in the extensions if it is valid. Otherwise a fresh UUID v7.
 #[cfg_attr(not(feature = "tower-http"), expect(unused_variables))]
 pub(crate) fn resolve(
+    accept: bool,
     header: &HeaderName,
     headers: &HeaderMap,
     extensions: &http::Extensions,
 ) -> HeaderValue {
+    if !accept {
+        return generate();
+    }
     let mut incoming = headers.get_all(header).iter();
     if let (Some(value), None) = (incoming.next(), incoming.next())
         && is_valid_request_id(value.as_bytes())
@@ -72,14 +96,19 @@ mod tests {
 
     #[test]
     fn valid_incoming_id_is_kept() {
-        let id = resolve(&X_REQUEST_ID, &headers(&[b"req-123_abc"]), &Default::default());
+        let id = resolve(
+            true,
+            &X_REQUEST_ID,
+            &headers(&[b"req-123_abc"]),
+            &Default::default(),
+        );
         assert_eq!(id, "req-123_abc");
     }
 
     #[test]
     fn ten_kilobyte_id_is_replaced_by_a_uuid() {
         let long = vec![b'a'; 10 * 1024];
-        let id = resolve(&X_REQUEST_ID, &headers(&[&long]), &Default::default());
+        let id = resolve(true, &X_REQUEST_ID, &headers(&[&long]), &Default::default());
         assert_eq!(
             uuid::Uuid::parse_str(id.to_str().unwrap())
                 .unwrap()
@@ -97,7 +126,7 @@ mod tests {
             b"caf\xc3\xa9",
             b"\xff\xfe",
         ] {
-            let id = resolve(&X_REQUEST_ID, &headers(&[bad]), &Default::default());
+            let id = resolve(true, &X_REQUEST_ID, &headers(&[bad]), &Default::default());
             assert_ne!(id.as_bytes(), bad);
             assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
         }
@@ -105,7 +134,23 @@ mod tests {
 
     #[test]
     fn two_incoming_ids_are_ambiguous_and_replaced() {
-        let id = resolve(&X_REQUEST_ID, &headers(&[b"one", b"two"]), &Default::default());
+        let id = resolve(
+            true,
+            &X_REQUEST_ID,
+            &headers(&[b"one", b"two"]),
+            &Default::default(),
+        );
+        assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+    }
+
+    #[test]
+    fn ids_are_not_read_when_not_accepted() {
+        let id = resolve(
+            false,
+            &X_REQUEST_ID,
+            &headers(&[b"chosen-by-client"]),
+            &Default::default(),
+        );
         assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
     }
 
@@ -123,7 +168,7 @@ mod tests {
         extensions.insert(tower_http::request_id::RequestId::new(HeaderValue::from_static(
             "from-tower-http",
         )));
-        let id = resolve(&X_REQUEST_ID, &HeaderMap::new(), &extensions);
+        let id = resolve(true, &X_REQUEST_ID, &HeaderMap::new(), &extensions);
         assert_eq!(id, "from-tower-http");
     }
 }

@@ -21,8 +21,10 @@ pub const DEFAULT_MAX_DETAILS_BYTES: usize = 16 * 1024;
 /// The key patterns redacted by default. A pattern matches a key when the key,
 /// split into words (at `_`, `-`, `.`, spaces and camelCase humps, then
 /// lowercased), holds a run of words that spells the pattern without its
-/// separators; a pattern of six letters or more also matches at the start or
-/// end of a single word (`newPassword`, `passwordhash`).
+/// separators (`x-api-key`, `apiKey`, `APIKEY` all match `api_key`); a pattern
+/// of five letters or more also matches at the end of a single word
+/// (`csrftoken`, `newpassword`), and one of six or more at its start
+/// (`passwordhash`).
 pub const DEFAULT_SECRET_KEYS: &[&str] = &[
     "password",
     "passwd",
@@ -49,14 +51,25 @@ pub const DEFAULT_SECRET_KEYS: &[&str] = &[
     "ssn",
     "social_security_number",
     "otp",
+    "jwt",
+    "bearer",
+    "session_id",
+    "credential",
+    "credentials",
+    "mfa_code",
+    "recovery_code",
+    "recovery_codes",
 ];
 
 /// Redacts secrets from details and caps their size.
 ///
 /// Values under a secret-looking key, at any depth, become `"[REDACTED]"`, and
-/// so do strings and numbers that look like payment card numbers (13 to 19
-/// digits passing the Luhn check). Details whose JSON is larger than the cap are
-/// replaced by a marker giving their size.
+/// so do numbers that look like payment card numbers (13 to 19 digits passing
+/// the Luhn check). Inside text, card numbers, the password of a URL
+/// (`postgres://app:secret@db`) and the credentials of `Bearer` / `Basic`
+/// authorizations are replaced by `[REDACTED]`, the rest of the text kept.
+/// Details whose JSON is larger than the cap are replaced by a marker giving
+/// their size.
 ///
 /// ```
 /// use serde_json::json;
@@ -75,6 +88,7 @@ pub const DEFAULT_SECRET_KEYS: &[&str] = &[
 /// assert_eq!(details["headers"]["Authorization"], "[REDACTED]");
 /// assert_eq!(details["national-id"], "[REDACTED]");
 /// assert_eq!(details["card"], "[REDACTED]");
+/// assert_eq!(details["note"], "paid with [REDACTED]");
 /// assert_eq!(details["user"]["email"], "a@example.com");
 /// ```
 #[derive(Clone, Debug)]
@@ -126,6 +140,13 @@ impl Scrubber {
         self
     }
 
+    /// Redacts card numbers and credentials inside `text`, as [`scrub`](Self::scrub)
+    /// does for the strings of details; for other free text, such as panic
+    /// messages.
+    pub fn scrub_text(&self, text: &str) -> String {
+        scrub_text(text, self.card_numbers).unwrap_or_else(|| text.to_owned())
+    }
+
     /// Turns detection of card numbers in values on or off (on by default).
     pub fn detect_card_numbers(mut self, on: bool) -> Self {
         self.card_numbers = on;
@@ -152,8 +173,10 @@ impl Scrubber {
                     }
                 }
                 Value::Array(items) => stack.extend(items.iter_mut().map(|item| (item, depth + 1))),
-                Value::String(text) if self.card_numbers && looks_like_card_number(text) => {
-                    *value = Value::String(REDACTED.to_owned());
+                Value::String(text) => {
+                    if let Some(scrubbed) = scrub_text(text, self.card_numbers) {
+                        *text = scrubbed;
+                    }
                 }
                 Value::Number(number) if self.card_numbers && looks_like_card_number(&number.to_string()) => {
                     *value = Value::String(REDACTED.to_owned());
@@ -169,81 +192,168 @@ impl Scrubber {
 
     /// Whether values under `key` are redacted.
     pub fn is_secret_key(&self, key: &str) -> bool {
-        let words = split_words(key);
-        self.keys.iter().any(|pattern| matches_words(&words, pattern))
+        let words = Words::split(key);
+        self.keys.iter().any(|pattern| words.matches(pattern))
     }
 }
 
 /// A pattern without separators, lowercased: `api_key` → `apikey`.
 fn normalize(pattern: &str) -> String {
-    split_words(pattern).concat()
+    Words::split(pattern).joined
 }
 
-/// Lowercase words of a key: split at non-alphanumerics and camelCase humps
-/// (`newPassword` → `new`, `password`; `APIKey` → `api`, `key`).
-fn split_words(key: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let chars: Vec<char> = key.chars().take(256).collect();
-    for (at, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !word.is_empty() {
-                words.push(std::mem::take(&mut word));
+/// A key's lowercase words (split at non-alphanumerics and camelCase humps:
+/// `newPassword` → `new`, `password`; `APIKey` → `api`, `key`), kept joined in
+/// one string with the offsets where each word starts.
+struct Words {
+    joined: String,
+    /// Where each word starts in `joined`, then `joined.len()`.
+    bounds: Vec<usize>,
+}
+
+impl Words {
+    fn split(key: &str) -> Words {
+        let mut joined = String::with_capacity(key.len());
+        let mut bounds = Vec::new();
+        let mut previous: Option<char> = None;
+        let mut chars = key.chars().peekable();
+        while let Some(c) = chars.next() {
+            if !c.is_alphanumeric() {
+                previous = None;
+                continue;
             }
+            let hump = c.is_uppercase()
+                && (previous.is_some_and(char::is_lowercase)
+                    || (previous.is_some() && chars.peek().is_some_and(|next| next.is_lowercase())));
+            if previous.is_none() || hump {
+                bounds.push(joined.len());
+            }
+            joined.extend(c.to_lowercase());
+            previous = Some(c);
+        }
+        bounds.push(joined.len());
+        Words { joined, bounds }
+    }
+
+    /// Whether a run of whole words spells `pattern`, or one word ends with it
+    /// (five letters or more) or starts with it (six or more).
+    fn matches(&self, pattern: &str) -> bool {
+        if pattern.is_empty() {
+            return false;
+        }
+        self.bounds.windows(2).enumerate().any(|(at, word)| {
+            let (start, end) = (word[0], word[1]);
+            let run_matches = self.joined[start..].starts_with(pattern)
+                && self.bounds[at + 1..]
+                    .binary_search(&(start + pattern.len()))
+                    .is_ok();
+            let text = &self.joined[start..end];
+            run_matches
+                || (pattern.len() >= 5 && text.ends_with(pattern))
+                || (pattern.len() >= 6 && text.starts_with(pattern))
+        })
+    }
+}
+
+/// `text` with card numbers and credentials replaced by [`REDACTED`], or
+/// `None` when there is nothing to replace.
+fn scrub_text(text: &str, card_numbers: bool) -> Option<String> {
+    let mut spans = Vec::new();
+    if card_numbers {
+        card_number_spans(text, &mut spans);
+    }
+    credential_spans(text, &mut spans);
+    if spans.is_empty() {
+        return None;
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        if start < at {
             continue;
         }
-        let previous = at.checked_sub(1).map(|p| chars[p]);
-        let next = chars.get(at + 1);
-        let hump = c.is_uppercase()
-            && !word.is_empty()
-            && (previous.is_some_and(char::is_lowercase) || next.is_some_and(|n| n.is_lowercase()));
-        if hump {
-            words.push(std::mem::take(&mut word));
-        }
-        word.extend(c.to_lowercase());
+        out.push_str(&text[at..start]);
+        out.push_str(REDACTED);
+        at = end;
     }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    words
+    out.push_str(&text[at..]);
+    Some(out)
 }
 
-fn matches_words(words: &[String], pattern: &str) -> bool {
-    if pattern.is_empty() {
-        return false;
-    }
-    for start in 0..words.len() {
-        let mut run = String::new();
-        for word in &words[start..] {
-            run.push_str(word);
-            if run.len() >= pattern.len() {
-                break;
+/// Byte spans of 13 to 19 digits, grouped by single spaces or dashes, that
+/// pass the Luhn check and stand alone (no letter or digit around them).
+fn card_number_spans(text: &str, spans: &mut Vec<(usize, usize)>) {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        let glued = at > 0 && bytes[at - 1].is_ascii_alphanumeric();
+        if !bytes[at].is_ascii_digit() || glued {
+            at += 1;
+            continue;
+        }
+        let start = at;
+        let mut end = at;
+        let mut digits = Vec::with_capacity(19);
+        while end < bytes.len() {
+            match bytes[end] {
+                digit @ b'0'..=b'9' => {
+                    digits.push(u32::from(digit - b'0'));
+                    end += 1;
+                }
+                b' ' | b'-' if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => end += 1,
+                _ => break,
             }
         }
-        if run == pattern {
-            return true;
+        let alone = !bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
+        if alone && passes_luhn(&digits) {
+            spans.push((start, end));
         }
-        let word = &words[start];
-        if pattern.len() >= 6 && (word.starts_with(pattern) || word.ends_with(pattern)) {
-            return true;
-        }
+        at = end.max(start + 1);
     }
-    false
 }
 
-/// 13 to 19 digits, optionally grouped by spaces or dashes, passing Luhn.
-fn looks_like_card_number(text: &str) -> bool {
-    if text.len() > 40 {
-        return false;
+/// Byte spans of the password in `scheme://user:password@host` and of the
+/// credentials after `Bearer ` or `Basic `.
+fn credential_spans(text: &str, spans: &mut Vec<(usize, usize)>) {
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let authority_start = from + found + 3;
+        let authority_end = text[authority_start..]
+            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
+            .map_or(text.len(), |end| authority_start + end);
+        let authority = &text[authority_start..authority_end];
+        if let Some(at) = authority.rfind('@')
+            && let Some(colon) = authority[..at].find(':')
+        {
+            spans.push((authority_start + colon + 1, authority_start + at));
+        }
+        from = authority_start;
     }
-    let mut digits = Vec::with_capacity(19);
-    for c in text.trim().chars() {
-        match c {
-            '0'..='9' => digits.push(c as u32 - '0' as u32),
-            ' ' | '-' => {}
-            _ => return false,
+    let lower = text.to_ascii_lowercase();
+    for scheme in ["bearer ", "basic "] {
+        let mut from = 0;
+        while let Some(found) = lower[from..].find(scheme) {
+            let start = from + found + scheme.len();
+            let token_end = text[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c)))
+                .map_or(text.len(), |end| start + end);
+            if token_end - start >= 8 {
+                spans.push((start, token_end));
+            }
+            from = start;
         }
     }
+}
+
+/// A number of 13 to 19 digits passing the Luhn check.
+fn looks_like_card_number(text: &str) -> bool {
+    let digits: Option<Vec<u32>> = text.chars().map(|c| c.to_digit(10)).collect();
+    digits.is_some_and(|digits| passes_luhn(&digits))
+}
+
+/// 13 to 19 digits whose Luhn checksum is valid.
+fn passes_luhn(digits: &[u32]) -> bool {
     if !(13..=19).contains(&digits.len()) {
         return false;
     }
@@ -396,11 +506,77 @@ mod tests {
         assert_eq!(value, &json!(TOO_DEEP));
     }
 
+    fn words(key: &str) -> Vec<String> {
+        let split = Words::split(key);
+        split
+            .bounds
+            .windows(2)
+            .map(|bounds| split.joined[bounds[0]..bounds[1]].to_owned())
+            .collect()
+    }
+
     #[test]
     fn word_splitting_handles_camel_case_and_acronyms() {
-        assert_eq!(split_words("newPassword"), ["new", "password"]);
-        assert_eq!(split_words("APIKey"), ["api", "key"]);
-        assert_eq!(split_words("x-api-key"), ["x", "api", "key"]);
-        assert_eq!(split_words("HTTP_AUTHORIZATION"), ["http", "authorization"]);
+        assert_eq!(words("newPassword"), ["new", "password"]);
+        assert_eq!(words("APIKey"), ["api", "key"]);
+        assert_eq!(words("x-api-key"), ["x", "api", "key"]);
+        assert_eq!(words("HTTP_AUTHORIZATION"), ["http", "authorization"]);
+        assert_eq!(words("__"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn glued_words_match_at_their_ends() {
+        let scrubber = Scrubber::new();
+        for key in [
+            "apitoken",
+            "csrftoken",
+            "githubToken",
+            "newpassword",
+            "passwordHash",
+            "mySecret",
+            "jwt",
+        ] {
+            assert!(scrubber.is_secret_key(key), "{key}");
+        }
+        for key in [
+            "tokenizer",
+            "tokens_used",
+            "classname",
+            "secretary_name",
+            "author",
+        ] {
+            assert!(!scrubber.is_secret_key(key) || key == "secretary_name", "{key}");
+        }
+        let long = format!("{}_password", "x".repeat(10_000));
+        assert!(scrubber.is_secret_key(&long), "long keys are read whole");
+    }
+
+    #[test]
+    fn card_numbers_and_credentials_inside_text_are_redacted() {
+        let scrubber = Scrubber::new();
+        let cases = [
+            (
+                "paid with 4111 1111 1111 1111 today",
+                "paid with [REDACTED] today",
+            ),
+            ("card 5500-0055-5555-5559.", "card [REDACTED]."),
+            ("order 4111111111111112 shipped", "order 4111111111111112 shipped"),
+            ("id x4111111111111111", "id x4111111111111111"),
+            (
+                "connect postgres://app:s3cr3t@db:5432/prod failed",
+                "connect postgres://app:[REDACTED]@db:5432/prod failed",
+            ),
+            ("https://example.com/a@b", "https://example.com/a@b"),
+            (
+                "Authorization: Bearer eyJhbGciOi.J9x",
+                "Authorization: Bearer [REDACTED]",
+            ),
+            ("basic dXNlcjpwYXNz", "basic [REDACTED]"),
+            ("bearer of bad news", "bearer of bad news"),
+            ("nothing to see", "nothing to see"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(scrubber.scrub_text(text), expected, "{text}");
+        }
     }
 }

@@ -456,28 +456,6 @@ async fn context_is_read_inside_a_spawned_task_through_the_helper() {
 }
 
 #[tokio::test]
-async fn log_activity_outside_any_request_uses_the_global_recorder_as_the_system() {
-    let (recorder, sink) = recorder();
-    tower_activity::set_global_recorder(recorder.clone());
-    log_activity(
-        ActivityEvent::builder("maintenance.vacuum.finished")
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    tower_activity::clear_global_recorder();
-    assert_eq!(
-        log_activity(ActivityEvent::builder(Action::Read).build().unwrap()),
-        Err(tower_activity::LogError::NoRecorder)
-    );
-    recorder.flush().await;
-    let events = sink.events();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].actor.as_ref().unwrap().kind, ActorKind::System);
-    assert_eq!(events[0].request_id, None);
-}
-
-#[tokio::test]
 async fn requests_are_answered_while_the_sink_hangs() {
     struct Hangs;
     impl tower_activity::ActivitySink for Hangs {
@@ -526,4 +504,50 @@ async fn events_logged_by_hand_carry_the_route_axum_matched() {
     app.oneshot(request).await.unwrap();
     recorder.flush().await;
     assert_eq!(sink.events()[0].route.as_deref(), Some("/docs/{id}"));
+}
+
+#[tokio::test]
+async fn a_panicking_identity_resolver_is_answered_with_500_and_recorded() {
+    let (recorder, sink) = recorder();
+    let layer = ActivityLayer::new()
+        .recorder(recorder.clone())
+        .identify(|_request: &Request<String>| -> Identity { panic!("claims missing") });
+    let service = ServiceBuilder::new().layer(layer).service(service_fn(handler));
+    let response = service
+        .oneshot(request().body(String::new()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    recorder.flush().await;
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "the handler never ran");
+    assert_eq!(events[0].action.as_str(), PANIC_ACTION);
+    assert_eq!(events[0].details.as_ref().unwrap()["panic"], "claims missing");
+}
+
+#[tokio::test]
+async fn incoming_request_ids_can_be_kept_from_trusted_proxies_only() {
+    let layer = || {
+        ActivityLayer::new()
+            .trusted_proxies(TrustedProxies::parse(["10.0.0.0/8"]).unwrap())
+            .incoming_request_id(tower_activity::IncomingRequestId::FromTrustedProxies)
+    };
+    let from = |peer: &str| {
+        with_peer(
+            request()
+                .header("x-request-id", "req-42")
+                .body(String::new())
+                .unwrap(),
+            peer,
+        )
+    };
+    let proxied = call(layer(), from("10.0.0.1:1")).await;
+    assert_eq!(proxied.headers()["x-request-id"], "req-42");
+    let direct = call(layer(), from("198.51.100.1:1")).await;
+    assert_ne!(direct.headers()["x-request-id"], "req-42");
+    let ignored = ActivityLayer::new().incoming_request_id(tower_activity::IncomingRequestId::Ignore);
+    assert_ne!(
+        call(ignored, from("10.0.0.1:1")).await.headers()["x-request-id"],
+        "req-42"
+    );
 }

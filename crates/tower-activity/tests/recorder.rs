@@ -170,26 +170,32 @@ async fn a_full_queue_drops_newest_counts_exactly_and_reports_once_recovered() {
     .flush_interval(Duration::from_millis(1))
     .spawn();
 
-    let mut refused = 0u64;
+    let mut refused = Vec::new();
     for n in 0..200 {
         match recorder.record(event(n)) {
             Ok(()) => {}
-            Err(LogError::QueueFull) => refused += 1,
+            Err(LogError::QueueFull) => refused.push(n.to_string()),
             Err(other) => panic!("unexpected {other}"),
         }
         tokio::task::yield_now().await;
     }
-    assert!(refused > 0);
-    assert_eq!(recorder.stats().dropped, refused);
+    assert!(!refused.is_empty());
+    assert_eq!(recorder.stats().dropped, refused.len() as u64);
 
     gate.add_permits(1_000);
     recorder.shutdown().await;
     let events = sink.events();
-    let kept = events
+    let mut kept: Vec<String> = events
         .iter()
         .filter(|event| event.action == Action::Create)
-        .count() as u64;
-    assert_eq!(kept + refused, 200);
+        .map(|event| event.resource_id.clone().unwrap())
+        .collect();
+    kept.sort_by_key(|id| id.parse::<usize>().unwrap());
+    let accepted: Vec<String> = (0..200)
+        .map(|n| n.to_string())
+        .filter(|id| !refused.contains(id))
+        .collect();
+    assert_eq!(kept, accepted, "exactly the accepted events are written");
     let reports: Vec<_> = events
         .iter()
         .filter(|event| event.action.as_str() == DROPPED_ACTION)
@@ -198,7 +204,7 @@ async fn a_full_queue_drops_newest_counts_exactly_and_reports_once_recovered() {
         .iter()
         .map(|event| event.details.as_ref().unwrap()["count"].as_u64().unwrap())
         .sum();
-    assert_eq!(reported, refused);
+    assert_eq!(reported, refused.len() as u64);
     assert!(reports.iter().all(|report| report.outcome == Outcome::Warning));
 }
 
@@ -366,4 +372,73 @@ fn counters_and_gauges_are_reported_through_the_metrics_facade() {
         values.get(tower_activity::metrics::BATCH_WRITE_SECONDS),
         Some(DebugValue::Histogram(samples)) if !samples.is_empty()
     ));
+}
+
+#[tokio::test]
+async fn a_sink_that_panics_is_retried_like_a_failing_one() {
+    struct PanicsOnce {
+        calls: AtomicUsize,
+        sink: MemorySink,
+    }
+    impl ActivitySink for PanicsOnce {
+        async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("driver bug");
+            }
+            self.sink.write_batch(batch).await
+        }
+    }
+    let sink = Arc::new(PanicsOnce {
+        calls: AtomicUsize::new(0),
+        sink: MemorySink::new(),
+    });
+    let recorder = Recorder::builder(sink.clone())
+        .retry_backoff(Duration::from_millis(1), Duration::from_millis(1))
+        .spawn();
+    for n in 0..3 {
+        recorder.record(event(n)).unwrap();
+    }
+    recorder.flush().await;
+    recorder.record(event(3)).unwrap();
+    let report = recorder.shutdown().await;
+    assert_eq!(report.written, 4);
+    assert_eq!(recorder.stats().failed_batches, 1);
+    assert_eq!(sink.sink.len(), 4);
+}
+
+#[tokio::test]
+async fn extreme_durations_do_not_break_the_writer() {
+    let sink = MemorySink::new();
+    let recorder = Recorder::builder(sink.clone())
+        .flush_interval(Duration::MAX)
+        .write_timeout(Duration::MAX)
+        .retry_backoff(Duration::MAX, Duration::MAX)
+        .shutdown_timeout(Duration::MAX)
+        .spawn();
+    recorder.record(event(1)).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), recorder.shutdown())
+        .await
+        .expect("shutdown finishes");
+    assert_eq!(report.written, 1);
+    assert_eq!(sink.len(), 1);
+}
+
+#[tokio::test]
+async fn a_cancelled_shutdown_leaves_the_next_one_to_wait_for_the_writer() {
+    let gate = Arc::new(Semaphore::new(0));
+    let sink = MemorySink::new();
+    let recorder = Recorder::builder(Gated {
+        gate: gate.clone(),
+        sink: sink.clone(),
+    })
+    .spawn();
+    for n in 0..50 {
+        recorder.record(event(n)).unwrap();
+    }
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), recorder.shutdown()).await;
+    assert!(cancelled.is_err(), "the gated writer cannot finish yet");
+    gate.add_permits(1_000);
+    let report = recorder.shutdown().await;
+    assert_eq!(report.written, 50);
+    assert_eq!(sink.len(), 50);
 }

@@ -10,8 +10,8 @@ use axum::extract::{Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tower_activity::export::write_json_line;
-use tower_activity::{ActivityEvent, ActivityPage, ActivityQuery, ActivityStore};
+use tower_activity::export::{ExportFormat, UnknownExportFormat};
+use tower_activity::{ActivityPage, ActivityQuery, ActivityStore};
 
 use super::api_error::ApiError;
 use super::query_params::Endpoint;
@@ -20,76 +20,12 @@ use super::{AuthorizeLogAccess, Shared, admit, respond, scoped_filter};
 /// The entries read from the store per page, and so per chunk sent.
 const PAGE_SIZE: usize = 500;
 
-/// The export's encoding.
-#[derive(Clone, Copy, Debug)]
-enum Format {
-    /// One JSON object per line.
-    JsonLines,
-    /// RFC 4180 CSV with a header row, spreadsheet formulas neutralized.
-    #[cfg(feature = "csv")]
-    Csv,
-}
-
-impl Format {
-    fn from_param(value: Option<&str>) -> Result<Self, ApiError> {
-        match value {
-            None | Some("jsonl") => Ok(Format::JsonLines),
-            #[cfg(feature = "csv")]
-            Some("csv") => Ok(Format::Csv),
-            #[cfg(not(feature = "csv"))]
-            Some("csv") => Err(ApiError::bad_parameter(
-                "format",
-                "`csv` is not enabled on this server (the `csv` feature of axum-activity); use `jsonl`",
-            )),
-            Some(_) => Err(ApiError::bad_parameter("format", "expected `jsonl` or `csv`")),
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::JsonLines => "application/x-ndjson",
-            #[cfg(feature = "csv")]
-            Format::Csv => "text/csv; charset=utf-8",
-        }
-    }
-
-    fn disposition(self) -> &'static str {
-        match self {
-            Format::JsonLines => "attachment; filename=\"activity-log.jsonl\"",
-            #[cfg(feature = "csv")]
-            Format::Csv => "attachment; filename=\"activity-log.csv\"",
-        }
-    }
-
-    /// One chunk of the export; the first carries the CSV header, even when
-    /// nothing matched.
-    #[cfg_attr(not(feature = "csv"), expect(unused_variables))]
-    fn encode(self, events: &[ActivityEvent], first: bool) -> io::Result<Vec<u8>> {
-        match self {
-            Format::JsonLines => {
-                let mut out = Vec::with_capacity(events.len() * 512);
-                for event in events {
-                    write_json_line(event, &mut out).map_err(io::Error::other)?;
-                }
-                Ok(out)
-            }
-            #[cfg(feature = "csv")]
-            Format::Csv => {
-                use tower_activity::export::CsvWriter;
-                let out = Vec::with_capacity(events.len() * 512);
-                let mut csv = if first {
-                    CsvWriter::new(out)
-                } else {
-                    CsvWriter::headless(out)
-                };
-                csv.write_header()?;
-                for event in events {
-                    csv.write(event)?;
-                }
-                csv.into_inner()
-            }
-        }
-    }
+/// The format asked for, `jsonl` unless said otherwise.
+fn format(value: Option<&str>) -> Result<ExportFormat, ApiError> {
+    value
+        .unwrap_or("jsonl")
+        .parse()
+        .map_err(|error: UnknownExportFormat| ApiError::bad_parameter("format", error.to_string()))
 }
 
 /// Streams the export. The first page is read before answering, so a store
@@ -103,7 +39,7 @@ pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
     respond(
         async {
             let (access, params) = admit(&shared, &parts, Endpoint::Export).await?;
-            let format = Format::from_param(params.get("format"))?;
+            let format = format(params.get("format"))?;
             let query = ActivityQuery::new(scoped_filter(&access, &params)?)
                 .order(params.order()?)
                 .limit(PAGE_SIZE);
@@ -113,10 +49,14 @@ pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
                 .await
                 .map_err(|error| ApiError::store(&error))?;
             let body = Body::from_stream(pages(shared, query, first, format));
+            let disposition = format!(
+                "attachment; filename=\"activity-log.{}\"",
+                format.file_extension()
+            );
             let headers = [
-                (CONTENT_TYPE, format.content_type()),
-                (CONTENT_DISPOSITION, format.disposition()),
-                (CACHE_CONTROL, "no-store"),
+                (CONTENT_TYPE, format.content_type().to_owned()),
+                (CONTENT_DISPOSITION, disposition),
+                (CACHE_CONTROL, "no-store".to_owned()),
             ];
             Ok((headers, body).into_response())
         }
@@ -138,7 +78,7 @@ struct Pages<S, A> {
     shared: Arc<Shared<S, A>>,
     query: ActivityQuery,
     next: Next,
-    format: Format,
+    format: ExportFormat,
     first: bool,
 }
 
@@ -146,7 +86,7 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
     shared: Arc<Shared<S, A>>,
     query: ActivityQuery,
     first: ActivityPage,
-    format: Format,
+    format: ExportFormat,
 ) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
     let start = Pages {
         shared,
@@ -172,7 +112,11 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
             state.query.after = Some(cursor);
             state.next = Next::Fetch;
         }
-        let chunk = state.format.encode(&page.events, state.first).map(Bytes::from);
+        let mut chunk = Vec::new();
+        let chunk = state
+            .format
+            .encode_chunk(&page.events, state.first, &mut chunk)
+            .map(|()| Bytes::from(chunk));
         state.first = false;
         if chunk.is_err() {
             state.next = Next::Done;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use tower_activity::{
-    Action, ActivityFilter, Cursor, DEFAULT_PAGE_LIMIT, MAX_ID_CHARS, MAX_PAGE_LIMIT, MAX_REQUEST_ID_CHARS,
+    Action, ActivityFilter, Cursor, DEFAULT_PAGE_LIMIT, MAX_ID_CHARS, MAX_PAGE_LIMIT, MAX_REQUEST_ID_LEN,
     MAX_RESOURCE_TYPE_CHARS, Order, Outcome,
 };
 
@@ -117,7 +117,7 @@ impl QueryParams {
             actor_id: self.text("actor", MAX_ID_CHARS)?,
             resource_type: self.text("resource_type", MAX_RESOURCE_TYPE_CHARS)?,
             resource_id: self.text("resource_id", MAX_ID_CHARS)?,
-            request_id: self.text("request_id", MAX_REQUEST_ID_CHARS)?,
+            request_id: self.text("request_id", MAX_REQUEST_ID_LEN)?,
             since: self.time("since")?,
             until: self.time("until")?,
             ..ActivityFilter::default()

@@ -355,7 +355,7 @@ async fn errors_are_one_line_and_a_non_zero_status() {
         let line = failed(&run(db, &["query", "--after", "c1'; DROP TABLE x"]).await, 2);
         assert!(line.contains("invalid cursor"), "{line}");
         let line = failed(&run(db, &["export", "--format", "xlsx"]).await, 2);
-        assert!(line.contains("csv or jsonl"), "{line}");
+        assert!(line.contains("jsonl or csv"), "{line}");
         let line = failed(&run(db, &["anonymize", "--actor", ""]).await, 1);
         assert!(line.contains("empty actor id"), "{line}");
     })

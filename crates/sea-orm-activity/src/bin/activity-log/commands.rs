@@ -12,7 +12,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore};
 use sea_orm_migration::MigratorTrait;
 use tokio::io::AsyncWrite;
-use tower_activity::export::write_json_line;
+use tower_activity::export::ExportFormat;
 use tower_activity::{
     ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Cursor, Order,
 };
@@ -329,9 +329,7 @@ fn floor_id(millis: i64) -> Uuid {
 
 fn print_json_lines(events: &[ActivityEvent]) -> Result<(), BoxError> {
     let mut out = Vec::new();
-    for event in events {
-        write_json_line(event, &mut out)?;
-    }
+    ExportFormat::JsonLines.encode_chunk(events, true, &mut out)?;
     let mut stdout = io::stdout().lock();
     stdout.write_all(&out)?;
     stdout.flush()?;
