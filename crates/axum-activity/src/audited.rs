@@ -69,6 +69,7 @@ pub fn audited<H>(handler: H, action: Action, resource_type: impl Into<String>) 
 /// | 4xx (denied, not found, invalid input, extractor rejections) | `warning` |
 /// | 5xx | `error` |
 /// | the handler panicked | `critical`, status 500 |
+/// | the request was [cancelled](#cancelled-requests) while the handler ran | `error`, no status |
 ///
 /// The handler can change the outcome, set the resource id and add details
 /// through the [`AuditedEvent`](crate::AuditedEvent) extractor; the wrapper
@@ -92,6 +93,21 @@ pub fn audited<H>(handler: H, action: Action, resource_type: impl Into<String>) 
 /// response passes through untouched, so streaming bodies and server-sent
 /// events are never buffered. Either way the client receives exactly the
 /// status, headers and body bytes the handler returned.
+///
+/// # Cancelled requests
+///
+/// A server drops the handler's future when the client closes the connection
+/// before the answer, and so do timeout layers. The event is then written as
+/// the future is dropped, so that a change the handler already made is not
+/// left out of the log:
+///
+/// - while the handler was still running, with outcome `error` (the request
+///   did not complete, and the change may or may not have happened), no HTTP
+///   status, and `"cancelled": true` added to the details; the resource id
+///   and details the handler set through [`AuditedEvent`](crate::AuditedEvent)
+///   are kept, the outcome it set is not;
+/// - while the response body was being read for the resource id, with the
+///   response's status and outcome, and no resource id from the body.
 ///
 /// # Panics
 ///

@@ -14,7 +14,8 @@ use crate::rejection::ActivityRejection;
 /// The event an [`audited`](crate::audited) wrapper will write for this
 /// request, as the handler shapes it: a resource id, details, another outcome.
 ///
-/// The wrapper still writes a single event, when the handler has returned;
+/// The wrapper still writes a single event, when the handler has returned (or
+/// when the request is [cancelled](crate::Audited#cancelled-requests) before);
 /// what the handler sets here takes precedence over what the wrapper would find
 /// itself. This is how a handler sets the resource id explicitly, for example
 /// when the response does not carry it.
@@ -57,7 +58,8 @@ impl AuditedEvent {
 
     /// Replaces the outcome the response status implies, for example to mark
     /// a `200` that reports a refused operation as a [`Outcome::Warning`].
-    /// A panic is [`Outcome::Critical`] whatever is set here.
+    /// A panic is [`Outcome::Critical`], and a request cancelled while the
+    /// handler ran is [`Outcome::Error`], whatever is set here.
     pub fn set_outcome(&self, outcome: Outcome) {
         self.slot.lock().outcome = Some(outcome);
     }

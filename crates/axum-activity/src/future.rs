@@ -20,10 +20,43 @@ use crate::pending_event::PendingEvent;
 pin_project! {
     /// Runs the wrapped handler, reads the response body when the resource id
     /// must come from it, and records the event.
+    ///
+    /// Dropped before it has recorded its event (the client closed the
+    /// connection, a timeout fired), it records one as it is dropped: see
+    /// [`Audited`](crate::Audited#cancelled-requests).
     pub struct AuditedFuture<F> {
         #[pin]
         state: State<F>,
         pending: PendingEvent,
+    }
+
+    impl<F> PinnedDrop for AuditedFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let pending = this.pending;
+            match this.state.project() {
+                // The handler was still running: whether its change happened
+                // is unknown.
+                StateProj::Handling { .. } => {
+                    pending.handler_finished();
+                    pending.record_cancelled();
+                }
+                // The handler answered; only the id in its body is missing.
+                StateProj::ReadingBody { head, .. } => {
+                    if let Some(head) = head.take() {
+                        pending.record_response(head.status, None);
+                    }
+                }
+                // `call` panicked and the future was never polled.
+                StateProj::Panicked { payload } => {
+                    if let Some(payload) = payload.take() {
+                        pending.handler_finished();
+                        pending.record_panic(payload.as_ref());
+                    }
+                }
+                StateProj::Done => {}
+            }
+        }
     }
 }
 
@@ -101,8 +134,10 @@ where
                         });
                         continue;
                     }
-                    this.pending.record_response(response.status(), None);
+                    // Done before recording, so that the event is never
+                    // recorded twice, even by a drop after a panic here.
                     this.state.set(State::Done);
+                    this.pending.record_response(response.status(), None);
                     return Poll::Ready(response);
                 }
                 StateProj::ReadingBody { body, head } => {
@@ -113,6 +148,7 @@ where
                     let head = head
                         .take()
                         .expect("the response head is kept until its body is read");
+                    this.state.set(State::Done);
                     let status = head.status;
                     let (body, id) = match collected {
                         Ok(collected) => {
@@ -133,14 +169,13 @@ where
                         Err(error) => (Body::from_stream(stream::iter([Err::<Bytes, _>(error)])), None),
                     };
                     this.pending.record_response(status, id);
-                    this.state.set(State::Done);
                     return Poll::Ready(Response::from_parts(head, body));
                 }
                 StateProj::Panicked { payload } => {
                     let payload = payload.take().expect("a panic is resumed once");
+                    this.state.set(State::Done);
                     this.pending.handler_finished();
                     this.pending.record_panic(payload.as_ref());
-                    this.state.set(State::Done);
                     resume_unwind(payload);
                 }
                 StateProj::Done => panic!("`AuditedFuture` polled after completion"),

@@ -118,7 +118,22 @@ impl PendingEvent {
         let outcome = enrichment.outcome.unwrap_or_else(|| Outcome::from_status(status));
         let details = (!enrichment.details.is_empty()).then_some(Value::Object(enrichment.details));
         let resource_id = enrichment.resource_id.or_else(|| self.path_id.take()).or(body_id);
-        if let Err(error) = self.log(status, outcome, resource_id, details) {
+        if let Err(error) = self.log(Some(status), outcome, resource_id, details) {
+            report(error);
+        }
+    }
+
+    /// Writes the event of a request dropped while its handler ran: `error`,
+    /// since the change may or may not have happened, without a status (none
+    /// was sent), marked `"cancelled": true`.
+    pub(crate) fn record_cancelled(&mut self) {
+        let mut enrichment = self.enrichment.take().unwrap_or_default();
+        enrichment
+            .details
+            .insert("cancelled".to_owned(), Value::Bool(true));
+        let resource_id = enrichment.resource_id.or_else(|| self.path_id.take());
+        let details = Some(Value::Object(enrichment.details));
+        if let Err(error) = self.log(None, Outcome::Error, resource_id, details) {
             report(error);
         }
     }
@@ -131,7 +146,7 @@ impl PendingEvent {
             .details
             .insert("panic".to_owned(), Value::String(panic_message(payload)));
         let resource_id = enrichment.resource_id.or_else(|| self.path_id.take());
-        let status = StatusCode::INTERNAL_SERVER_ERROR;
+        let status = Some(StatusCode::INTERNAL_SERVER_ERROR);
         let details = Some(Value::Object(enrichment.details));
         match self.log(status, Outcome::Critical, resource_id, details) {
             Ok(()) => {
@@ -145,7 +160,7 @@ impl PendingEvent {
 
     fn log(
         &mut self,
-        status: StatusCode,
+        status: Option<StatusCode>,
         outcome: Outcome,
         resource_id: Option<String>,
         details: Option<Value>,
@@ -163,7 +178,7 @@ impl PendingEvent {
             actor: None,
             tenant_id: None,
             outcome,
-            http_status: Some(status.as_u16()),
+            http_status: status.map(|status| status.as_u16()),
             request_id: None,
             ip: None,
             user_agent: None,

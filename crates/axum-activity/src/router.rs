@@ -22,15 +22,24 @@
 //! takes `format` (`jsonl`, the default, or `csv` with the `csv` feature) and
 //! `order`.
 //!
-//! The live stream starts after the newest matching entry when the client
-//! connects (or after the entry named by `Last-Event-ID` when it reconnects)
-//! and polls the store oldest-first every [poll
+//! The live stream sends the matching entries that reach the store after the
+//! client connects (or those after the entry named by `Last-Event-ID` when it
+//! reconnects), polling the store every [poll
 //! interval](LogRouter::poll_interval). Each event is named `activity`, has
 //! the entry's id as `id:` and the entry as JSON `data:`; a store failure
-//! sends one `error` event and polling goes on. Entries are followed by id
-//! (UUID v7, time-ordered), so one that reaches the store after newer ones
-//! were already streamed (written by a server whose clock lags) is not
-//! streamed; the listing still has it.
+//! sends one `error` event and polling goes on.
+//!
+//! Entries do not always reach the store in id order: a recorder writes its
+//! batch after the events were made, another instance's recorder may lag or
+//! catch up after an outage, and an entry logged inside a transaction gets its
+//! id before the transaction commits. Each poll therefore looks again at the
+//! entries made in the last [look-back](LogRouter::lookback) before the newest
+//! one sent, and sends those not sent yet: every entry once, oldest first
+//! within a poll, but a late one after newer ones. An entry that arrives more
+//! than the look-back after newer ones were sent is not streamed (the listing
+//! still has it). A reconnecting client gets the entries with ids after its
+//! `Last-Event-ID`, so an entry it received out of id order before it may
+//! come again.
 //!
 //! Every request first goes through the [`AuthorizeLogAccess`] check, before
 //! the query is read or the store touched. A tenant-scoped grant
@@ -82,13 +91,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_activity::{ActivityCount, ActivityFilter, ActivityQuery, ActivityStore};
+use tower_activity::{ActivityCount, ActivityFilter, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK};
 use uuid::Uuid;
 
 pub use self::access::{AuthorizeLogAccess, LogAccess};
@@ -107,19 +116,21 @@ pub struct LogRouter<S, A> {
     authorize: A,
     poll_interval: Duration,
     keep_alive: Duration,
+    lookback: Duration,
 }
 
 impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
     /// The API over `store`, every request checked by `authorize`.
     ///
-    /// The live stream polls the store every second and sends a keep-alive
-    /// comment every 15 seconds.
+    /// The live stream polls the store every second, looks [`DEFAULT_LOOKBACK`]
+    /// back for late entries and sends a keep-alive comment every 15 seconds.
     pub fn new(store: S, authorize: A) -> Self {
         LogRouter {
             store,
             authorize,
             poll_interval: Duration::from_secs(1),
             keep_alive: Duration::from_secs(15),
+            lookback: DEFAULT_LOOKBACK,
         }
     }
 
@@ -138,6 +149,18 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
         self
     }
 
+    /// How far back from the newest entry sent the live stream looks again,
+    /// on every poll, for entries that reached the store late;
+    /// [`DEFAULT_LOOKBACK`] unless set. A longer look-back follows slower
+    /// writers (another instance's recorder catching up after an outage) at
+    /// the cost of reading that much of the log again on every poll. Entries
+    /// made before the client connected are looked for at most
+    /// [`DEFAULT_LOOKBACK`] back.
+    pub fn lookback(mut self, lookback: Duration) -> Self {
+        self.lookback = lookback;
+        self
+    }
+
     /// The router, ready to be nested into an application of any state type.
     pub fn into_router<T>(self) -> Router<T>
     where
@@ -148,6 +171,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             authorize: self.authorize,
             poll_interval: self.poll_interval,
             keep_alive: self.keep_alive,
+            lookback: self.lookback,
         });
         Router::new()
             .route("/", get(list::<S, A>))
@@ -164,6 +188,7 @@ impl<S, A> fmt::Debug for LogRouter<S, A> {
         f.debug_struct("LogRouter")
             .field("poll_interval", &self.poll_interval)
             .field("keep_alive", &self.keep_alive)
+            .field("lookback", &self.lookback)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +199,7 @@ pub(crate) struct Shared<S, A> {
     authorize: A,
     pub(crate) poll_interval: Duration,
     pub(crate) keep_alive: Duration,
+    pub(crate) lookback: Duration,
 }
 
 type SharedState<S, A> = State<Arc<Shared<S, A>>>;
@@ -239,11 +265,18 @@ async fn entry<S: ActivityStore, A: AuthorizeLogAccess>(
     respond(
         async {
             let (access, _) = admit(&shared, &parts, Endpoint::Entry).await?;
-            let Path(id) = Path::<String>::from_request_parts(&mut parts, &())
+            // By name, and the last of that name: the router may be nested
+            // under parameters of the application's, as in
+            // `/orgs/{org}/activity`, even one also called `id`.
+            let params = RawPathParams::from_request_parts(&mut parts, &())
                 .await
                 .map_err(IntoResponse::into_response)?;
-            let id = Uuid::try_parse(&id)
-                .map_err(|_| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
+            let id = params
+                .iter()
+                .filter(|(name, _)| *name == "id")
+                .last()
+                .and_then(|(_, id)| Uuid::try_parse(id).ok())
+                .ok_or_else(|| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
             let event = shared
                 .store
                 .get(id)

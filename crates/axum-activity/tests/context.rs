@@ -13,7 +13,7 @@ use axum_activity::{
     Recorder, audited,
 };
 use serde_json::{Value, json};
-use tower::ServiceExt;
+use tower::{Layer, ServiceExt};
 
 fn recorder() -> (Recorder, MemorySink) {
     let sink = MemorySink::new();
@@ -129,4 +129,25 @@ async fn manual_events_share_the_request_id_route_and_tenant_with_the_wrapper_ev
     assert_eq!(wrapper.tenant_id.as_deref(), Some("globex"));
     assert_eq!(wrapper.resource_id.as_deref(), Some("12"));
     assert_eq!(manual.resource_id.as_deref(), Some("12"));
+}
+
+#[tokio::test]
+async fn manual_events_carry_the_route_when_the_layer_wraps_the_whole_router() {
+    let (recorder, sink) = recorder();
+    let routes = Router::new().route(
+        "/reports/{id}",
+        post(audited(logs_by_hand, Action::Read, "report")),
+    );
+    // Outside the router: the layer runs before any route is matched.
+    let app = ActivityLayer::new().recorder(recorder.clone()).layer(routes);
+    let request = Request::post("/reports/12").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    recorder.flush().await;
+    let events = sink.events();
+    assert_eq!(events.len(), 2, "{events:#?}");
+    for event in &events {
+        assert_eq!(event.route.as_deref(), Some("/reports/{id}"), "{event:#?}");
+    }
 }

@@ -269,3 +269,35 @@ async fn router_nests_into_an_application_with_state() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["id"], events[0].id.to_string());
 }
+
+#[tokio::test]
+async fn router_nested_under_a_path_parameter_serves_entries() {
+    let (sink, events) = seeded(2).await;
+    let app: Router = Router::new().nest(
+        "/orgs/{org}/activity",
+        LogRouter::new(sink, everything).into_router(),
+    );
+    let (status, body) = get(&app, "/orgs/acme/activity").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ids(&body).len(), 2);
+
+    let (status, body) = get(&app, &format!("/orgs/acme/activity/{}", events[1].id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], events[1].id.to_string());
+
+    let (status, body) = get(&app, "/orgs/acme/activity/not-a-uuid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["parameter"], "id");
+}
+
+#[tokio::test]
+async fn router_nested_under_a_parameter_also_called_id_reads_its_own() {
+    let (sink, events) = seeded(1).await;
+    let app: Router = Router::new().nest(
+        "/tenants/{id}/activity",
+        LogRouter::new(sink, everything).into_router(),
+    );
+    let (status, body) = get(&app, &format!("/tenants/t1/activity/{}", events[0].id)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], events[0].id.to_string());
+}

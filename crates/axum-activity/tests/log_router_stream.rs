@@ -13,8 +13,11 @@ use axum_activity::router::{LogAccess, LogRouter};
 use axum_activity::{Action, ActivityEvent, ActivitySink, ActivityStore, MemorySink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tower_activity::{ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, StoreError};
 use uuid::Uuid;
+
+type Authorize = fn(&Parts) -> std::future::Ready<Result<LogAccess, Response>>;
 
 /// `x-tenant: <id>` reads one tenant; without it, everything.
 fn authorize(request: &Parts) -> std::future::Ready<Result<LogAccess, Response>> {
@@ -30,12 +33,17 @@ fn authorize(request: &Parts) -> std::future::Ready<Result<LogAccess, Response>>
 }
 
 async fn serve(store: impl ActivityStore) -> std::net::SocketAddr {
-    let app: Router = Router::new().nest(
-        "/log",
-        LogRouter::new(store, authorize)
-            .poll_interval(Duration::from_millis(10))
-            .into_router(),
-    );
+    serve_with(store, |router| router).await
+}
+
+/// Serves the log router over `store`, polling every 10 ms, as `configure`
+/// leaves it.
+async fn serve_with<S: ActivityStore>(
+    store: S,
+    configure: impl FnOnce(LogRouter<S, Authorize>) -> LogRouter<S, Authorize>,
+) -> std::net::SocketAddr {
+    let router = LogRouter::new(store, authorize as Authorize).poll_interval(Duration::from_millis(10));
+    let app: Router = Router::new().nest("/log", configure(router).into_router());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -210,4 +218,123 @@ async fn store_outage_is_reported_once_and_the_stream_goes_on() {
     assert_eq!(text.matches("event: error").count(), 1, "{text}");
     assert!(!text.contains("secret-host-9"), "{text}");
     assert!(store.listings.load(Ordering::SeqCst) >= 4);
+}
+
+/// The entry made `ago` before `than`, written whenever the test says.
+fn made_before(than: &ActivityEvent, ago: Duration) -> ActivityEvent {
+    let mut entry = event("acme");
+    let (seconds, nanos) = than.id.get_timestamp().unwrap().to_unix();
+    let millis = seconds * 1000 + u64::from(nanos) / 1_000_000 - ago.as_millis() as u64;
+    entry.id = uuid::Builder::from_unix_timestamp_millis(millis, &[7; 10]).into_uuid();
+    entry
+}
+
+#[tokio::test]
+async fn entry_written_after_a_newer_one_was_streamed_is_streamed_once() {
+    let store = MemorySink::new();
+    let address = serve(store.clone()).await;
+    let mut client = Client::open(address, "/log/stream", &[]).await;
+    client.read_until("\r\n\r\n").await;
+
+    let newer = event("acme");
+    let late = made_before(&newer, Duration::from_secs(2));
+    store.write_batch(std::slice::from_ref(&newer)).await.unwrap();
+    client.read_until(&format!("id: {}", newer.id)).await;
+    // Made before `newer`, written after it was streamed: a lagging writer.
+    store.write_batch(std::slice::from_ref(&late)).await.unwrap();
+    client.read_until(&format!("id: {}", late.id)).await;
+
+    let marker = event("acme");
+    store.write_batch(std::slice::from_ref(&marker)).await.unwrap();
+    client.read_until(&format!("id: {}", marker.id)).await;
+    let text = client.text();
+    assert_eq!(text.matches(&format!("id: {}", late.id)).count(), 1, "{text}");
+    assert_eq!(text.matches(&format!("id: {}", newer.id)).count(), 1, "{text}");
+}
+
+#[tokio::test]
+async fn lookback_bounds_how_late_an_entry_may_arrive() {
+    let store = MemorySink::new();
+    let address = serve_with(store.clone(), |router| router.lookback(Duration::ZERO)).await;
+    let mut client = Client::open(address, "/log/stream", &[]).await;
+    client.read_until("\r\n\r\n").await;
+
+    let newer = event("acme");
+    let late = made_before(&newer, Duration::from_secs(2));
+    store.write_batch(std::slice::from_ref(&newer)).await.unwrap();
+    client.read_until(&format!("id: {}", newer.id)).await;
+    store.write_batch(std::slice::from_ref(&late)).await.unwrap();
+    // Written after `late`, so read by the same poll or a later one.
+    let marker = event("acme");
+    store.write_batch(std::slice::from_ref(&marker)).await.unwrap();
+    client.read_until(&format!("id: {}", marker.id)).await;
+    assert!(!client.text().contains(&late.id.to_string()), "{}", client.text());
+}
+
+/// A store whose listings after the first wait for the test's permits.
+#[derive(Clone)]
+struct GatedStore {
+    inner: MemorySink,
+    listings: Arc<AtomicUsize>,
+    gate: Arc<Semaphore>,
+}
+
+impl ActivityStore for GatedStore {
+    async fn list(&self, query: &ActivityQuery) -> Result<ActivityPage, StoreError> {
+        if self.listings.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.gate.acquire().await.unwrap().forget();
+        }
+        self.inner.list(query).await
+    }
+
+    async fn get(&self, id: Uuid) -> Result<Option<ActivityEvent>, StoreError> {
+        self.inner.get(id).await
+    }
+
+    async fn counts(&self, filter: &ActivityFilter) -> Result<Vec<ActivityCount>, StoreError> {
+        self.inner.counts(filter).await
+    }
+}
+
+#[tokio::test]
+async fn resuming_far_behind_streams_the_backlog_page_by_page() {
+    let store = GatedStore {
+        inner: MemorySink::new(),
+        listings: Arc::default(),
+        gate: Arc::new(Semaphore::new(0)),
+    };
+    // An hour-old backlog, larger than the store's largest page.
+    let reference = event("acme");
+    let backlog: Vec<ActivityEvent> = (0..1_500)
+        .map(|i| made_before(&reference, Duration::from_secs(3_600) - Duration::from_millis(i)))
+        .collect();
+    store.inner.write_batch(&backlog).await.unwrap();
+    let address = serve(store.clone()).await;
+
+    let resume_after = backlog[0].id.to_string();
+    let mut client = Client::open(address, "/log/stream", &[("last-event-id", &resume_after)]).await;
+    // No second listing can be answered yet: the first entries are sent
+    // from the first page alone.
+    client.read_until(&format!("id: {}", backlog[1].id)).await;
+
+    store.gate.add_permits(1_000_000);
+    let live = event("acme");
+    store
+        .inner
+        .write_batch(std::slice::from_ref(&live))
+        .await
+        .unwrap();
+    client.read_until(&format!("id: {}", live.id)).await;
+    let streamed: Vec<String> = client
+        .text()
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = backlog[1..]
+        .iter()
+        .chain([&live])
+        .map(|entry| entry.id.to_string())
+        .collect();
+    assert_eq!(streamed, expected);
 }

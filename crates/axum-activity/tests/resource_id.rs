@@ -3,10 +3,14 @@
 
 use axum::body::Body;
 use axum::extract::Path;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{Request, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use axum_activity::{Action, ActivityEvent, ActivityLayer, AuditedEvent, MemorySink, Recorder, audited};
+use axum_activity::{
+    Action, ActivityEvent, ActivityLayer, AuditedEvent, DEFAULT_MAX_BODY_BYTES, MemorySink, Recorder, audited,
+};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -79,6 +83,42 @@ async fn id_comes_from_a_json_pointer() {
     let body = json!({"id": "wrong", "data": {"id": "inv_2041"}});
     let (_, event) = only_event(routes, post_json("/invoices", body)).await;
     assert_eq!(event.resource_id.as_deref(), Some("inv_2041"));
+}
+
+#[tokio::test]
+async fn id_comes_from_a_json_pointer_through_an_array() {
+    let routes = Router::new().route(
+        "/batches",
+        post(audited(created, Action::Create, "batch").id_from_json("/data/0/id")),
+    );
+    let body = json!({"data": [{"id": 301, "tags": [1, 2]}, {"id": 302}], "id": "wrong"});
+    let (_, event) = only_event(routes, post_json("/batches", body)).await;
+    assert_eq!(event.resource_id.as_deref(), Some("301"));
+}
+
+async fn large_with_the_id_last() -> impl IntoResponse {
+    let items: Vec<Value> = (0..10_000)
+        .map(|i| json!({"id": i, "label": format!("item number {i}")}))
+        .collect();
+    let body = format!(
+        r#"{{"items": {}, "padding": "{}", "id": "report-2041"}}"#,
+        Value::Array(items),
+        "p".repeat(400_000)
+    );
+    assert!(body.len() > 600_000 && body.len() < DEFAULT_MAX_BODY_BYTES);
+    ([(CONTENT_TYPE, "application/json")], body)
+}
+
+#[tokio::test]
+async fn id_is_found_after_a_large_response() {
+    let routes = Router::new().route(
+        "/reports",
+        post(audited(large_with_the_id_last, Action::Create, "report")),
+    );
+    let request = Request::post("/reports").body(Body::empty()).unwrap();
+    let (status, event) = only_event(routes, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(event.resource_id.as_deref(), Some("report-2041"));
 }
 
 #[tokio::test]
