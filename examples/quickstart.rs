@@ -264,7 +264,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     old.occurred_at = Utc::now() - chrono::Duration::days(365);
     log_activity_in(&db, old).await?;
-    let policy = RetentionPolicy::new(90 * DAY).keep("auth", 730 * DAY);
+    let policy = RetentionPolicy::new(90 * DAY).keep("auth".parse()?, 730 * DAY);
     let pruned = store.prune(&policy, Utc::now()).await?;
     println!("Pruned entries older than 90 days: {}", pruned.pruned);
     print_events("The log now", &store.list(&everything).await?.events);

@@ -19,6 +19,7 @@ mod databases;
 mod environment;
 mod events;
 mod http_bench;
+mod in_process;
 mod ingest;
 mod loadgen;
 mod overload;
@@ -69,6 +70,17 @@ enum Command {
     Serve {
         #[arg(long, value_enum)]
         variant: Variant,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Sends requests to one variant in-process, without sockets: for counting
+    /// instructions per request with callgrind.
+    #[command(hide = true)]
+    Requests {
+        #[arg(long, value_enum)]
+        variant: Variant,
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -240,6 +252,11 @@ async fn run(cli: Cli) -> Result<()> {
         } => {
             return server::serve(variant, database_url.as_deref()).await;
         }
+        Command::Requests {
+            variant,
+            count,
+            database_url,
+        } => return in_process::run(variant, count, database_url.as_deref()).await,
         Command::OverloadChild { measure } => return overload::child(measure, options.overload()).await,
         Command::All => {
             let mut sections = Vec::new();

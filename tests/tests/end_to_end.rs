@@ -21,7 +21,10 @@ use tower::ServiceExt;
 use tower_activity::{ActivityEvent, Outcome};
 
 async fn create_order(Json(order): Json<Value>) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(json!({"id": "ord_1", "total": order["total"]})))
+    (
+        StatusCode::CREATED,
+        Json(json!({"id": "ord_1", "total": order["total"]})),
+    )
 }
 
 async fn read_order(Path(id): Path<String>) -> Result<Json<Value>, StatusCode> {
@@ -55,9 +58,9 @@ fn log_router(store: sea_orm_activity::SeaOrmStore) -> Router {
 
 async fn call(app: &Router, request: Request<Body>) -> (StatusCode, Value) {
     let mut request = request;
-    request
-        .extensions_mut()
-        .insert(axum::extract::ConnectInfo("203.0.113.7:50000".parse::<SocketAddr>().unwrap()));
+    request.extensions_mut().insert(axum::extract::ConnectInfo(
+        "203.0.113.7:50000".parse::<SocketAddr>().unwrap(),
+    ));
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -71,7 +74,10 @@ async fn audited_requests_are_persisted_and_served_by_the_log_router_on_every_ba
         let recorder = Recorder::builder(store.clone()).spawn();
         let app = Router::new()
             .route("/orders", post(audited(create_order, Action::Create, "order")))
-            .route("/orders/{id}", get(audited(read_order, Action::Read, "order").id_from_path("id")))
+            .route(
+                "/orders/{id}",
+                get(audited(read_order, Action::Read, "order").id_from_path("id")),
+            )
             .layer(ActivityLayer::new().recorder(recorder.clone()).identify(identify));
 
         let mut ok = 0;
@@ -121,7 +127,10 @@ async fn audited_requests_are_persisted_and_served_by_the_log_router_on_every_ba
         assert_eq!(created.route.as_deref(), Some("/orders"));
         assert_eq!(created.http_status, Some(201));
         let not_found = &events[2];
-        assert_eq!((not_found.outcome, not_found.http_status), (Outcome::Warning, Some(404)));
+        assert_eq!(
+            (not_found.outcome, not_found.http_status),
+            (Outcome::Warning, Some(404))
+        );
         assert_eq!(not_found.resource_id.as_deref(), Some("ord_404"));
 
         let other_tenant = Request::get("/activity?tenant=globex")

@@ -1,12 +1,13 @@
 //! GDPR: anonymizing a data subject while keeping what happened auditable.
 
+use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait, TryIntoModel,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait, TryIntoModel,
 };
 use serde_json::{Map, Value};
-use tower_activity::{Action, ActivityEvent, Scrubber, prepare_event};
+use tower_activity::{Action, ActivityEvent, MAX_ID_CHARS, MAX_ROUTE_CHARS, Scrubber, prepare_event};
 
 use crate::entity::{ActiveModel, Column, Entity, Model};
 use crate::filter::like_literal;
@@ -17,12 +18,13 @@ use crate::store::SeaOrmStore;
 /// number of entries changed, never the subject's identity.
 pub const ANONYMIZED_ACTION: &str = "activity.anonymized";
 
-/// What replaces the subject's id, IP address or user agent inside details.
+/// What replaces the subject's id, labels, IP addresses and user agents
+/// inside details, resource ids and routes.
 pub const ANONYMIZED: &str = "[ANONYMIZED]";
 
-/// The detail keys removed by default from the subject's entries; matched as
-/// [`Scrubber`] matches secret keys (`email` also matches `userEmail` and
-/// `email_address`).
+/// The detail keys removed by default from the entries by and about the
+/// subject; matched as [`Scrubber`] matches secret keys (`email` also matches
+/// `userEmail` and `email_address`).
 pub const DEFAULT_PERSONAL_KEYS: &[&str] = &[
     "email",
     "first_name",
@@ -62,9 +64,9 @@ impl Default for AnonymizePolicy {
 }
 
 impl AnonymizePolicy {
-    /// The default policy: [`DEFAULT_PERSONAL_KEYS`] removed from the
-    /// subject's entries, `user` as the resource type naming data subjects,
-    /// and the details of every entry searched for the subject's id.
+    /// The default policy: [`DEFAULT_PERSONAL_KEYS`] removed from the entries
+    /// by and about the subject, `user` as the resource type naming data
+    /// subjects, and every entry searched for the subject's id and labels.
     pub fn new() -> Self {
         AnonymizePolicy {
             keys: Scrubber::new()
@@ -75,7 +77,8 @@ impl AnonymizePolicy {
         }
     }
 
-    /// Also removes detail keys matching `pattern` from the subject's entries.
+    /// Also removes detail keys matching `pattern` from the entries by and
+    /// about the subject.
     pub fn remove_key(mut self, pattern: &str) -> Self {
         self.keys = self.keys.redact_key(pattern);
         self
@@ -93,44 +96,57 @@ impl AnonymizePolicy {
     }
 
     /// Also treats `resource_type` as naming data subjects: an entry on the
-    /// resource `resource_type` / subject id loses its resource id.
+    /// resource `resource_type` / subject id is about the subject.
     pub fn subject_resource_type(mut self, resource_type: impl Into<String>) -> Self {
         self.subject_resource_types.push(resource_type.into());
         self
     }
 
-    /// Whether the details of every entry, not only the subject's own, are
-    /// searched for the subject's id (on by default). The search reads the
-    /// whole table once, in chunks.
+    /// Whether every entry, not only those by and about the subject, is
+    /// searched for the subject's id and labels, in its details, resource id
+    /// and route (on by default). The search reads the whole table once, in
+    /// chunks.
     pub fn search_all_details(mut self, on: bool) -> Self {
         self.search_all_details = on;
         self
     }
 
-    /// Anonymizes `row` in place for `subject`; returns whether it changed.
-    fn apply(&self, row: &mut Model, subject: &str) -> bool {
-        let before = row.clone();
-        let mut values = vec![subject.to_owned()];
-        if row.actor_id.as_deref() == Some(subject) {
-            row.actor_id = None;
-            row.actor_label = None;
-            values.extend(row.ip.take());
-            values.extend(row.user_agent.take());
-            if let Some(details) = &mut row.details {
-                self.remove_keys(details);
-            }
-        }
-        if row.resource_id.as_deref() == Some(subject)
+    /// Whether `row` is on the subject `subject` as a resource.
+    fn is_about(&self, row: &Model, subject: &str) -> bool {
+        row.resource_id.as_deref() == Some(subject)
             && row
                 .resource_type
                 .as_ref()
                 .is_some_and(|kind| self.subject_resource_types.contains(kind))
-        {
+    }
+
+    /// Anonymizes `row` in place for `subject`; returns whether it changed.
+    fn apply(&self, row: &mut Model, subject: &Subject) -> bool {
+        let before = row.clone();
+        let own = row.actor_id.as_deref() == Some(subject.id.as_str());
+        let about = self.is_about(row, &subject.id);
+        let words = if own || about {
+            &subject.traces
+        } else {
+            &subject.names
+        };
+        if own {
+            row.actor_id = None;
+            row.actor_label = None;
+            row.ip = None;
+            row.user_agent = None;
+        }
+        if about {
             row.resource_id = None;
         }
         if let Some(details) = &mut row.details {
-            replace_values(details, &values);
+            if own || about {
+                self.remove_keys(details);
+            }
+            replace_values(details, &words.text);
         }
+        replace_in_column(&mut row.resource_id, &words.text, MAX_ID_CHARS);
+        replace_in_column(&mut row.route, &words.route, MAX_ROUTE_CHARS);
         *row != before
     }
 
@@ -148,6 +164,146 @@ impl AnonymizePolicy {
             }
         }
     }
+
+    /// The entries to rewrite besides the subject's own: those about the
+    /// subject, and unless the search is off, those that may name them;
+    /// `None` when there are none.
+    fn others(&self, subject: &Subject, backend: DbBackend) -> Result<Option<Condition>, DbErr> {
+        if self.subject_resource_types.is_empty() && !self.search_all_details {
+            return Ok(None);
+        }
+        let mut candidates = Condition::any();
+        if !self.subject_resource_types.is_empty() {
+            candidates = candidates.add(
+                Condition::all()
+                    .add(Column::ResourceType.is_in(self.subject_resource_types.iter().map(String::as_str)))
+                    .add(Column::ResourceId.eq(subject.id.as_str())),
+            );
+        }
+        if self.search_all_details {
+            // A coarse search, which may find more than whole words (and, on
+            // SQLite and MySQL, ignores case): `apply` decides.
+            for name in &subject.names.text {
+                let json = serde_json::to_string(name).map_err(|error| DbErr::Json(error.to_string()))?;
+                candidates = candidates
+                    .add(details_text(backend).like(like_literal("%", &json[1..json.len() - 1], "%")))
+                    .add(Column::ResourceId.like(like_literal("%", name, "%")));
+            }
+            for name in &subject.names.route {
+                candidates = candidates.add(Column::Route.like(like_literal("%", name, "%")));
+            }
+        }
+        let not_own = Condition::any()
+            .add(Column::ActorId.is_null())
+            .add(Column::ActorId.ne(subject.id.as_str()));
+        Ok(Some(Condition::all().add(not_own).add(candidates)))
+    }
+}
+
+/// What identifies a data subject in text.
+#[derive(Debug)]
+struct Subject {
+    /// The subject's actor id.
+    id: String,
+    /// Searched in every entry covered: the id and the labels the subject
+    /// acted under.
+    names: Words,
+    /// Searched in the entries by and about the subject: the names, and the
+    /// IP addresses and user agents the subject acted from.
+    traces: Words,
+}
+
+/// Texts to replace, longest first, so that a text holding another (`Ada
+/// Lovelace` and `Ada`) is replaced whole.
+#[derive(Debug, Default)]
+struct Words {
+    /// As they are: in details and resource ids.
+    text: Vec<String>,
+    /// As they are and percent-encoded: in routes, which may be raw paths.
+    route: Vec<String>,
+}
+
+/// What a client may leave unencoded in a path segment: everything but
+/// controls, space and the characters that end or split a segment.
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
+
+/// What a client may encode: everything but the unreserved characters.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+impl Words {
+    fn new(texts: Vec<String>) -> Words {
+        let mut route = texts.clone();
+        for text in &texts {
+            for set in [PATH_SEGMENT, NOT_UNRESERVED] {
+                route.push(utf8_percent_encode(text, set).to_string());
+            }
+        }
+        Words {
+            text: longest_first(texts),
+            route: longest_first(route),
+        }
+    }
+}
+
+fn longest_first(mut texts: Vec<String>) -> Vec<String> {
+    texts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    texts.dedup();
+    texts
+}
+
+impl Subject {
+    /// The subject `id`, with the labels, IP addresses and user agents of
+    /// their entries. Texts that are blank, or that would be found inside
+    /// [`ANONYMIZED`] itself, are left out: they identify no one, and
+    /// replacing them would never end.
+    async fn find<C: ConnectionTrait>(db: &C, id: &str) -> Result<Subject, DbErr> {
+        let mut names = vec![id.to_owned()];
+        names.extend(distinct(db, id, Column::ActorLabel).await?);
+        let mut traces = names.clone();
+        traces.extend(distinct(db, id, Column::Ip).await?);
+        traces.extend(distinct(db, id, Column::UserAgent).await?);
+        let keep = |texts: Vec<String>| -> Vec<String> {
+            texts
+                .into_iter()
+                .filter(|text| {
+                    !text.trim().is_empty() && replace_words(ANONYMIZED, std::slice::from_ref(text)).is_none()
+                })
+                .collect()
+        };
+        Ok(Subject {
+            id: id.to_owned(),
+            names: Words::new(keep(names)),
+            traces: Words::new(keep(traces)),
+        })
+    }
+}
+
+/// The distinct values of `column` in the entries by `id`.
+async fn distinct<C: ConnectionTrait>(db: &C, id: &str, column: Column) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(column)
+        .distinct()
+        .filter(Column::ActorId.eq(id))
+        .filter(column.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 /// Replaces every occurrence of each of `values`, as a whole word, in the
@@ -174,6 +330,19 @@ fn replace_values(details: &mut Value, values: &[String]) {
             }
             _ => {}
         }
+    }
+}
+
+/// Replaces each of `values`, as a whole word, in `column`, which then keeps
+/// at most `max_chars` characters (the column's size).
+fn replace_in_column(column: &mut Option<String>, values: &[String], max_chars: usize) {
+    if let Some(text) = column
+        && let Some(mut replaced) = replace_words(text, values)
+    {
+        if let Some((at, _)) = replaced.char_indices().nth(max_chars) {
+            replaced.truncate(at);
+        }
+        *text = replaced;
     }
 }
 
@@ -218,35 +387,74 @@ fn details_text(backend: DbBackend) -> Expr {
     })
 }
 
+/// How a chunk's transaction starts so that the rows it reads stay as read
+/// until it commits: the rows are read `FOR UPDATE` on PostgreSQL and MySQL;
+/// MySQL runs it at `READ COMMITTED`, so that it locks the rows it reads
+/// rather than the gaps between them too, and inserts keep flowing; SQLite,
+/// which has no row locks, takes its write lock when the transaction starts.
+fn row_locking(backend: DbBackend) -> TransactionOptions {
+    match backend {
+        DbBackend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
+        DbBackend::MySql => TransactionOptions {
+            isolation_level: Some(IsolationLevel::ReadCommitted),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions::default(),
+    }
+}
+
 impl SeaOrmStore {
     /// Anonymizes the data subject whose actor id is `subject`, in every
     /// tenant, and returns how many entries changed. The entries stay: what
-    /// happened remains auditable, but no longer by whom.
+    /// happened remains auditable, but no longer by or about whom.
     ///
-    /// Exactly this is removed:
+    /// First the labels, IP addresses and user agents of the subject's own
+    /// entries are collected. Then exactly this is removed:
     ///
-    /// - from every entry where the subject is the actor: the actor id and
-    ///   label, the IP address and the user agent (the actor kind stays), and
-    ///   the detail keys listed in the policy, at any depth;
-    /// - from every entry on the subject as a resource (the resource type is
-    ///   one of the policy's subject resource types, `user` by default, and
-    ///   the resource id is the subject's id): the resource id;
-    /// - inside the details of those entries, and of every other entry unless
+    /// - from every entry by the subject (the actor id is the subject's): the
+    ///   actor id and label, the IP address and the user agent (the actor
+    ///   kind stays);
+    /// - from every entry about the subject (the resource type is one of the
+    ///   policy's subject resource types, `user` by default, and the resource
+    ///   id is the subject's id): the resource id;
+    /// - from the details of the entries by and about the subject: the detail
+    ///   keys the policy lists ([`DEFAULT_PERSONAL_KEYS`] by default), at any
+    ///   depth;
+    /// - in the details (values and keys), the resource id and the route of
+    ///   every entry, or of the entries by and about the subject only when
     ///   [`search_all_details`](AnonymizePolicy::search_all_details) is off:
-    ///   each occurrence of the subject's id as a whole word, in values and in
-    ///   keys, and in the subject's own entries of their IP address and user
-    ///   agent, is replaced by [`ANONYMIZED`].
+    ///   each occurrence, as a whole word, of the subject's id and of each
+    ///   label they acted under is replaced by [`ANONYMIZED`]; in the entries
+    ///   by and about the subject, so is each of their IP addresses and user
+    ///   agents. Routes, which can be raw request paths, are also searched
+    ///   for the percent-encoded forms (`Ada%20Lovelace`).
     ///
-    /// IP addresses and user agents in entries of other actors are left as
-    /// they are, even when the subject once used the same ones.
+    /// A label is replaced wherever it occurs as a whole word, even where it
+    /// means something else: a subject labelled `Ada` takes `Ada` out of every
+    /// entry. IP addresses and user agents in entries neither by nor about the
+    /// subject are left as they are, even when the subject once used the same
+    /// ones (an address is often shared). A resource id or route that grows
+    /// past its column's size is cut.
     ///
     /// The work is done in chunks of [`chunk_size`](SeaOrmStore::chunk_size)
-    /// entries, each its own short transaction, so the table stays writable.
-    /// At the end an [`activity.anonymized`](ANONYMIZED_ACTION) event is
-    /// written with the number of entries changed; it is filled from the
-    /// current context like any event, then anonymized itself, so it cannot
-    /// carry the subject's identity (not even when the subject asked for their
-    /// own erasure). Running it again changes nothing and returns 0.
+    /// entries, each read and rewritten in its own short transaction, so the
+    /// table stays writable. The rows of a chunk are locked while it is
+    /// rewritten (`SELECT … FOR UPDATE` on PostgreSQL and MySQL, at `READ
+    /// COMMITTED` on MySQL so that inserts are not blocked; a write
+    /// transaction from the start on SQLite), so two anonymizations of
+    /// entries they share, such as an entry naming two subjects, cannot undo
+    /// each other's changes.
+    ///
+    /// The subject's own entries are rewritten last, so a run that fails
+    /// part-way still finds the subject's labels when run again. At the end an
+    /// [`activity.anonymized`](ANONYMIZED_ACTION) event is written with the
+    /// number of entries changed; it is filled from the current context like
+    /// any event, then anonymized itself, so it cannot carry the subject's
+    /// identity (not even when the subject asked for their own erasure).
+    /// Running it again changes nothing and returns 0.
     ///
     /// Actor ids are taken to identify one person across tenants.
     ///
@@ -254,7 +462,7 @@ impl SeaOrmStore {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use sea_orm_activity::{log_activity_in, ActivityMigrator, AnonymizePolicy, SeaOrmStore};
     /// use sea_orm_migration::MigratorTrait;
-    /// use tower_activity::{Action, ActivityEvent, Actor};
+    /// use tower_activity::{Action, ActivityEvent, ActivityStore, Actor};
     ///
     /// let db = sea_orm::Database::connect("sqlite::memory:").await?;
     /// ActivityMigrator::up(&db, None).await?;
@@ -263,46 +471,65 @@ impl SeaOrmStore {
     ///     .ip("192.0.2.7".parse()?)
     ///     .detail("email", "ada@example.com")
     ///     .build()?;
-    /// let written = log_activity_in(&db, event).await?;
+    /// let own = log_activity_in(&db, event).await?;
+    /// let event = ActivityEvent::builder(Action::Update)
+    ///     .actor(Actor::admin("root"))
+    ///     .resource("user", "u_42")
+    ///     .route("/admin/users/u_42")
+    ///     .detail("phone", "+44 20 1234")
+    ///     .detail("note", "Ada asked for it")
+    ///     .build()?;
+    /// let about = log_activity_in(&db, event).await?;
     ///
     /// let store = SeaOrmStore::new(db);
-    /// assert_eq!(store.anonymize("u_42", &AnonymizePolicy::new()).await?, 1);
+    /// assert_eq!(store.anonymize("u_42", &AnonymizePolicy::new()).await?, 2);
     /// assert_eq!(store.anonymize("u_42", &AnonymizePolicy::new()).await?, 0);
-    /// # use tower_activity::ActivityStore;
-    /// let kept = store.get(written.id).await?.unwrap();
-    /// assert_eq!((kept.actor.unwrap().id, kept.ip), (None, None));
-    /// assert_eq!(kept.details, Some(serde_json::json!({})));
+    ///
+    /// let own = store.get(own.id).await?.unwrap();
+    /// assert_eq!((own.actor.unwrap().id, own.ip), (None, None));
+    /// assert_eq!(own.details, Some(serde_json::json!({})));
+    /// let about = store.get(about.id).await?.unwrap();
+    /// assert_eq!((about.resource_id, about.route.as_deref()), (None, Some("/admin/users/[ANONYMIZED]")));
+    /// assert_eq!(about.details, Some(serde_json::json!({"note": "[ANONYMIZED] asked for it"})));
     /// # Ok(()) }
     /// ```
     pub async fn anonymize(&self, subject: &str, policy: &AnonymizePolicy) -> Result<u64, DbErr> {
         if subject.trim().is_empty() {
             return Err(DbErr::Custom("cannot anonymize an empty actor id".to_owned()));
         }
-        let mut candidates = Condition::any().add(Column::ActorId.eq(subject));
-        if !policy.subject_resource_types.is_empty() {
-            candidates = candidates.add(
-                Condition::all()
-                    .add(Column::ResourceType.is_in(policy.subject_resource_types.iter().map(String::as_str)))
-                    .add(Column::ResourceId.eq(subject)),
-            );
+        let subject = Subject::find(&self.db, subject).await?;
+        let mut changed = 0;
+        if let Some(others) = policy.others(&subject, self.db.get_database_backend())? {
+            changed += self.rewrite(others, policy, &subject).await?;
         }
-        if policy.search_all_details {
-            let json = serde_json::to_string(subject).map_err(|error| DbErr::Json(error.to_string()))?;
-            let escaped = &json[1..json.len() - 1];
-            candidates = candidates
-                .add(details_text(self.db.get_database_backend()).like(like_literal("%", escaped, "%")));
-        }
+        let own = Condition::all().add(Column::ActorId.eq(subject.id.as_str()));
+        changed += self.rewrite(own, policy, &subject).await?;
+        record(&self.db, &subject, policy, changed).await?;
+        Ok(changed)
+    }
+
+    /// Anonymizes the rows matching `condition`, in chunks in id order, each
+    /// read with its rows locked and rewritten in one transaction; returns
+    /// how many changed.
+    async fn rewrite(
+        &self,
+        condition: Condition,
+        policy: &AnonymizePolicy,
+        subject: &Subject,
+    ) -> Result<u64, DbErr> {
+        let options = row_locking(self.db.get_database_backend());
         let mut changed = 0;
         let mut after = None;
         loop {
-            let txn = self.db.begin().await?;
-            let mut select = Entity::find().filter(candidates.clone());
+            let txn = self.db.begin_with_options(options).await?;
+            let mut select = Entity::find().filter(condition.clone());
             if let Some(after) = after {
                 select = select.filter(Column::Id.gt(after));
             }
             let rows = select
                 .order_by_asc(Column::Id)
                 .limit(self.chunk_size as u64)
+                .lock_exclusive()
                 .all(&txn)
                 .await?;
             let done = rows.len() < self.chunk_size;
@@ -315,11 +542,9 @@ impl SeaOrmStore {
             }
             txn.commit().await?;
             if done {
-                break;
+                return Ok(changed);
             }
         }
-        record(&self.db, subject, policy, changed).await?;
-        Ok(changed)
     }
 }
 
@@ -331,6 +556,7 @@ async fn update<C: ConnectionTrait>(db: &C, row: Model) -> Result<(), DbErr> {
         .col_expr(Column::Ip, Expr::value(row.ip))
         .col_expr(Column::UserAgent, Expr::value(row.user_agent))
         .col_expr(Column::ResourceId, Expr::value(row.resource_id))
+        .col_expr(Column::Route, Expr::value(row.route))
         .col_expr(Column::Details, Expr::value(row.details))
         .filter(Column::Id.eq(row.id))
         .exec(db)
@@ -341,7 +567,7 @@ async fn update<C: ConnectionTrait>(db: &C, row: Model) -> Result<(), DbErr> {
 /// Writes the `activity.anonymized` event, itself anonymized for `subject`.
 async fn record<C: ConnectionTrait>(
     db: &C,
-    subject: &str,
+    subject: &Subject,
     policy: &AnonymizePolicy,
     changed: u64,
 ) -> Result<(), DbErr> {
@@ -353,7 +579,7 @@ async fn record<C: ConnectionTrait>(
     .map_err(|error| DbErr::Custom(error.to_string()))?;
     let mut row = ActiveModel::from(&prepare_event(event)).try_into_model()?;
     policy.apply(&mut row, subject);
-    insert_events(db, &[ActivityEvent::try_from(row)?]).await
+    insert_events(db, &[ActivityEvent::from(row)]).await
 }
 
 #[cfg(test)]
@@ -403,5 +629,37 @@ mod tests {
             json!({"profile": {"userEmail": "a@b", "IBAN": "DE00", "plan": "pro"}, "phone": "1"});
         policy.remove_keys(&mut details);
         assert_eq!(details, json!({"profile": {"plan": "pro"}}));
+    }
+
+    #[test]
+    fn a_longer_name_is_replaced_before_a_name_it_holds() {
+        let names = Words::new(vec!["Ada".to_owned(), "Ada Lovelace".to_owned()]);
+        assert_eq!(
+            replace_words("Ada Lovelace and Ada", &names.text).as_deref(),
+            Some("[ANONYMIZED] and [ANONYMIZED]")
+        );
+    }
+
+    #[test]
+    fn routes_are_searched_for_percent_encoded_names() {
+        let names = Words::new(vec!["Zoë Ada".to_owned(), "ada+1@example.com".to_owned()]);
+        for (route, expected) in [
+            ("/users/Zo%C3%AB%20Ada/edit", "/users/[ANONYMIZED]/edit"),
+            ("/users/ada+1@example.com", "/users/[ANONYMIZED]"),
+            ("/users/ada%2B1%40example.com", "/users/[ANONYMIZED]"),
+        ] {
+            let mut column = Some(route.to_owned());
+            replace_in_column(&mut column, &names.route, MAX_ROUTE_CHARS);
+            assert_eq!(column.as_deref(), Some(expected), "{route}");
+        }
+    }
+
+    #[test]
+    fn a_replaced_column_is_cut_to_its_size() {
+        let mut column = Some(format!("{} u_42", "é".repeat(243)));
+        replace_in_column(&mut column, &["u_42".to_owned()], MAX_ID_CHARS);
+        let cut = column.unwrap();
+        assert_eq!(cut.chars().count(), MAX_ID_CHARS);
+        assert!(cut.ends_with(" [ANONYMIZED"), "{cut}");
     }
 }

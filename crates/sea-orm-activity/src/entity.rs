@@ -7,7 +7,6 @@
 
 use chrono::SubsecRound;
 use sea_orm::ActiveValue::Set;
-use sea_orm::DbErr;
 use sea_orm::entity::prelude::*;
 use serde_json::Value;
 use tower_activity::{Action, ActivityEvent, Actor, ActorKind, Outcome};
@@ -118,48 +117,51 @@ fn json_without_nul(details: &Value) -> Value {
     details
 }
 
-impl TryFrom<Model> for ActivityEvent {
-    type Error = DbErr;
+/// The action a row reads as when its stored action is not a valid action
+/// name: a row written by hand, or by a version with other naming rules.
+pub const UNKNOWN_ACTION: &str = "activity.unknown_action";
 
-    /// The event a row holds. Fails on a row whose action, outcome, actor kind
-    /// or HTTP status is not one an event can have (a row written by hand).
-    fn try_from(row: Model) -> Result<Self, DbErr> {
-        let invalid = |column: &str, value: &str, reason: String| {
-            DbErr::Type(format!(
-                "activity_log row {}: {column} {value:?} is invalid: {reason}",
-                row.id
-            ))
-        };
-        let action: Action = row
-            .action
-            .parse()
-            .map_err(|error: tower_activity::InvalidAction| {
-                invalid("action", &row.action, error.to_string())
-            })?;
-        let outcome: Outcome = row
-            .outcome
-            .parse()
-            .map_err(|error: tower_activity::UnknownOutcome| {
-                invalid("outcome", &row.outcome, error.to_string())
-            })?;
-        let actor = match &row.actor_kind {
-            None => None,
-            Some(kind) => Some(Actor {
-                kind: kind
-                    .parse::<ActorKind>()
-                    .map_err(|error| invalid("actor_kind", kind, error.to_string()))?,
-                id: row.actor_id.clone(),
-                label: row.actor_label.clone(),
+/// The outcome a row reads as when its stored outcome is not one this version
+/// knows: the one that asks for a look without raising an alarm.
+const UNKNOWN_OUTCOME: Outcome = Outcome::Warning;
+
+/// The actor kind a row reads as when its stored kind is not one this version
+/// knows: the kind that vouches for nothing.
+const UNKNOWN_ACTOR_KIND: ActorKind = ActorKind::Anonymous;
+
+impl From<Model> for ActivityEvent {
+    /// The event a row holds.
+    ///
+    /// This never fails, so one odd row cannot stop a listing, a live stream
+    /// or an export. A value this version cannot read (written by hand, or by
+    /// a newer version) is read as a fallback, and a `tracing` warning names
+    /// the row, the column and the stored value:
+    ///
+    /// - an action that is not a valid action name reads as [`UNKNOWN_ACTION`];
+    /// - an unknown outcome reads as [`Outcome::Warning`];
+    /// - an unknown actor kind reads as [`ActorKind::Anonymous`], with the
+    ///   actor's id and label kept;
+    /// - an HTTP status outside `0..=65535` reads as none.
+    ///
+    /// Filters still compare the stored values: such a row is not found by
+    /// filtering on its fallback action or outcome.
+    fn from(row: Model) -> Self {
+        let action = read_action(Some(row.id), &row.action);
+        let outcome = read_outcome(Some(row.id), &row.outcome);
+        let actor = row.actor_kind.as_deref().map(|kind| Actor {
+            kind: kind.parse().unwrap_or_else(|_| {
+                unreadable(Some(row.id), "actor_kind", kind, UNKNOWN_ACTOR_KIND.as_str());
+                UNKNOWN_ACTOR_KIND
             }),
-        };
-        let http_status = row
-            .http_status
-            .map(|status| {
-                u16::try_from(status)
-                    .map_err(|error| invalid("http_status", &status.to_string(), error.to_string()))
-            })
-            .transpose()?;
-        Ok(ActivityEvent {
+            id: row.actor_id,
+            label: row.actor_label,
+        });
+        let http_status = row.http_status.and_then(|status| {
+            u16::try_from(status)
+                .inspect_err(|_| unreadable(Some(row.id), "http_status", &status.to_string(), "none"))
+                .ok()
+        });
+        ActivityEvent {
             id: row.id,
             occurred_at: row.occurred_at,
             action,
@@ -175,14 +177,48 @@ impl TryFrom<Model> for ActivityEvent {
             method: row.method,
             route: row.route,
             details: row.details,
-        })
+        }
+    }
+}
+
+/// The action stored as `stored` in the row `row` (when known), or
+/// [`UNKNOWN_ACTION`].
+pub(crate) fn read_action(row: Option<Uuid>, stored: &str) -> Action {
+    stored.parse().unwrap_or_else(|_| {
+        unreadable(row, "action", stored, UNKNOWN_ACTION);
+        Action::custom(UNKNOWN_ACTION).expect("UNKNOWN_ACTION is a valid action name")
+    })
+}
+
+/// The outcome stored as `stored` in the row `row` (when known), or the
+/// fallback outcome.
+pub(crate) fn read_outcome(row: Option<Uuid>, stored: &str) -> Outcome {
+    stored.parse().unwrap_or_else(|_| {
+        unreadable(row, "outcome", stored, UNKNOWN_OUTCOME.as_str());
+        UNKNOWN_OUTCOME
+    })
+}
+
+/// Warns that `column` of `row` holds `stored`, read as `fallback`.
+fn unreadable(row: Option<Uuid>, column: &str, stored: &str, fallback: &str) {
+    match row {
+        Some(row) => tracing::warn!(
+            %row, column, stored, fallback,
+            "activity_log row holds a value this version cannot read; it is read as the fallback"
+        ),
+        None => tracing::warn!(
+            column,
+            stored,
+            fallback,
+            "activity_log holds a value this version cannot read; it is read as the fallback"
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::ActiveValue;
+    use sea_orm::{ActiveValue, TryIntoModel};
     use serde_json::json;
 
     fn value<T: Into<sea_orm::Value>>(active: ActiveValue<T>) -> T {
@@ -208,28 +244,28 @@ mod tests {
     }
 
     #[test]
-    fn a_row_with_an_unknown_outcome_is_a_clear_error() {
-        let event = ActivityEvent::builder(Action::Read).build().unwrap();
-        let row = Model {
-            id: event.id,
-            occurred_at: event.occurred_at,
-            action: "read".into(),
-            resource_type: None,
-            resource_id: None,
-            actor_kind: None,
-            actor_id: None,
-            actor_label: None,
-            tenant_id: None,
-            outcome: "fine".into(),
-            http_status: None,
-            request_id: None,
-            ip: None,
-            user_agent: None,
-            method: None,
-            route: None,
-            details: None,
-        };
-        let error = ActivityEvent::try_from(row).unwrap_err().to_string();
-        assert!(error.contains("outcome \"fine\" is invalid"), "{error}");
+    fn unreadable_values_read_as_their_fallbacks() {
+        let mut event = ActivityEvent::builder(Action::Read)
+            .actor(Actor::user("u_1").with_label("Ada"))
+            .build()
+            .unwrap();
+        event.http_status = Some(200);
+        let mut row = ActiveModel::from(&event).try_into_model().unwrap();
+        let read = ActivityEvent::from(row.clone());
+        assert_eq!(read, event, "a readable row reads as it was written");
+        row.action = "Not An Action".into();
+        row.outcome = "fine".into();
+        row.actor_kind = Some("robot".into());
+        row.http_status = Some(-1);
+        let read = ActivityEvent::from(row);
+        assert_eq!(read.action.as_str(), UNKNOWN_ACTION);
+        assert_eq!(read.outcome, Outcome::Warning);
+        let actor = read.actor.unwrap();
+        assert_eq!(actor.kind, ActorKind::Anonymous);
+        assert_eq!(
+            (actor.id.as_deref(), actor.label.as_deref()),
+            (Some("u_1"), Some("Ada"))
+        );
+        assert_eq!(read.http_status, None);
     }
 }

@@ -1,16 +1,18 @@
 //! Turning filters and cursors into SQL conditions, and the few expressions
 //! that differ between backends.
 
-use chrono::SubsecRound;
-use sea_orm::sea_query::{Expr, LikeExpr};
-use sea_orm::{ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SubsecRound, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
 use tower_activity::{ActivityFilter, Order};
 use uuid::Uuid;
 
 use crate::entity::{Column, Entity};
 
-/// The condition selecting the rows that pass `filter`.
-pub(crate) fn condition(filter: &ActivityFilter) -> Condition {
+/// The condition selecting the rows that pass `filter` on `backend`.
+pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Condition {
     let mut all = Condition::all();
     let equal = [
         (Column::TenantId, &filter.tenant_id),
@@ -30,15 +32,63 @@ pub(crate) fn condition(filter: &ActivityFilter) -> Condition {
     if !filter.outcomes.is_empty() {
         all = all.add(Column::Outcome.is_in(filter.outcomes.iter().map(|outcome| outcome.as_str())));
     }
-    // Times are stored with microseconds: bounds are compared at that
-    // precision on every backend.
+    // Times are stored with microseconds, and bounds are compared at that
+    // precision on every backend. A time at or after `since` is at or after
+    // `since` rounded up to the microsecond, and a time before `until` is
+    // before `until` rounded up: both bounds select what
+    // `ActivityFilter::matches` selects.
     if let Some(since) = filter.since {
-        all = all.add(Column::OccurredAt.gte(since.trunc_subsecs(6)));
+        all = all.add(Column::OccurredAt.gte(time_value(backend, ceil_micros(since))));
     }
     if let Some(until) = filter.until {
-        all = all.add(Column::OccurredAt.lt(until.trunc_subsecs(6)));
+        all = all.add(Column::OccurredAt.lt(time_value(backend, ceil_micros(until))));
     }
     all
+}
+
+/// `time` as a value to compare `occurred_at` with on `backend`.
+///
+/// A time outside the years 1000 to 9999, the range every backend stores,
+/// is taken as the nearest time inside it: PostgreSQL and MySQL refuse some
+/// times outside it, and SQLite, which compares times as text, would compare
+/// them wrongly. On MySQL the time is sent as a `DATETIME`: its driver sends a
+/// UTC time as a `TIMESTAMP`, which MariaDB turns into `NULL` outside
+/// 1970–2038, so that the comparison would hold for no row.
+pub(crate) fn time_value(backend: DbBackend, time: DateTime<Utc>) -> Value {
+    let time = time.clamp(earliest_stored(), latest_stored());
+    match backend {
+        DbBackend::MySql => Value::from(time.naive_utc()),
+        _ => Value::from(time),
+    }
+}
+
+/// The earliest time every backend stores: MySQL's `DATETIME` starts at the
+/// year 1000.
+pub(crate) fn earliest_stored() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(1000, 1, 1)
+        .unwrap_or(NaiveDate::MIN)
+        .and_time(NaiveTime::MIN)
+        .and_utc()
+}
+
+/// The latest time every backend stores, at microsecond precision: the end
+/// of the year 9999.
+fn latest_stored() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(9999, 12, 31)
+        .and_then(|day| day.and_hms_micro_opt(23, 59, 59, 999_999))
+        .unwrap_or(NaiveDateTime::MAX)
+        .and_utc()
+}
+
+/// `time` rounded up to the microsecond.
+fn ceil_micros(time: DateTime<Utc>) -> DateTime<Utc> {
+    let truncated = time.trunc_subsecs(6);
+    if truncated == time {
+        return time;
+    }
+    truncated
+        .checked_add_signed(TimeDelta::microseconds(1))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Up to `limit` rows passing `filter`, in `order` of id, after the event
@@ -46,11 +96,12 @@ pub(crate) fn condition(filter: &ActivityFilter) -> Condition {
 /// range read.
 pub(crate) fn page(
     filter: &ActivityFilter,
+    backend: DbBackend,
     order: Order,
     after: Option<Uuid>,
     limit: usize,
 ) -> Select<Entity> {
-    let mut select = Entity::find().filter(condition(filter));
+    let mut select = Entity::find().filter(condition(filter, backend));
     match order {
         Order::NewestFirst => {
             if let Some(after) = after {
@@ -107,11 +158,17 @@ pub(crate) fn like_literal(prefix: &str, text: &str, suffix: &str) -> LikeExpr {
 
 /// Rows whose action is `name` or lies under it (`auth` covers
 /// `auth.login.failed`), as [`Action::is_in`](tower_activity::Action::is_in)
-/// decides.
+/// decides: compared exactly, case included, on every backend (SQLite's
+/// `LIKE` ignores case, so no `LIKE` here).
 pub(crate) fn action_in(name: &str) -> Condition {
+    let prefix = format!("{name}.");
+    let head = Func::cust("substr")
+        .arg(Expr::col(Column::Action))
+        .arg(1_i32)
+        .arg(i32::try_from(prefix.len()).unwrap_or(i32::MAX));
     Condition::any()
         .add(Column::Action.eq(name))
-        .add(Column::Action.like(like_literal("", name, ".%")))
+        .add(Expr::expr(head).eq(prefix))
 }
 
 #[cfg(test)]
@@ -121,12 +178,52 @@ mod tests {
     use tower_activity::{Action, Outcome};
 
     #[test]
-    fn like_patterns_escape_wildcards() {
+    fn namespaces_compare_a_prefix_exactly() {
         let sql = Entity::find()
             .filter(action_in("billing.plan_2"))
             .build(DbBackend::Sqlite)
             .to_string();
-        assert!(sql.contains(r"LIKE 'billing.plan\_2.%' ESCAPE '\'"), "{sql}");
+        assert!(
+            sql.contains(r#"substr("action", 1, 15) = 'billing.plan_2.'"#),
+            "{sql}"
+        );
+        assert!(!sql.contains("LIKE"), "{sql}");
+    }
+
+    #[test]
+    fn times_compare_within_the_range_every_backend_stores() {
+        assert_eq!(earliest_stored().to_rfc3339(), "1000-01-01T00:00:00+00:00");
+        assert_eq!(latest_stored().to_rfc3339(), "9999-12-31T23:59:59.999999+00:00");
+        let year = |year: i32| {
+            NaiveDate::from_ymd_opt(year, 6, 1)
+                .unwrap()
+                .and_time(NaiveTime::MIN)
+                .and_utc()
+        };
+        let sql = |time: DateTime<Utc>, backend: DbBackend| {
+            Entity::find()
+                .filter(Column::OccurredAt.lt(time_value(backend, time)))
+                .build(backend)
+                .to_string()
+        };
+        let early = sql(year(-5000), DbBackend::Postgres);
+        assert!(early.contains("< '1000-01-01 00:00:00"), "{early}");
+        let late = sql(year(20_000), DbBackend::Sqlite);
+        assert!(late.contains("< '9999-12-31 23:59:59.999999"), "{late}");
+        // A DATETIME on MySQL: no time zone.
+        let mysql = sql(year(1960), DbBackend::MySql);
+        assert!(mysql.ends_with("< '1960-06-01 00:00:00.000000'"), "{mysql}");
+    }
+
+    #[test]
+    fn time_bounds_round_up_to_the_microsecond() {
+        let exact = DateTime::from_timestamp_micros(1_700_000_000_000_001).unwrap();
+        assert_eq!(ceil_micros(exact), exact);
+        for nanos in [1, 500, 999] {
+            let time = exact + TimeDelta::nanoseconds(nanos);
+            assert_eq!(ceil_micros(time), exact + TimeDelta::microseconds(1));
+        }
+        assert_eq!(ceil_micros(DateTime::<Utc>::MAX_UTC), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]
@@ -136,7 +233,7 @@ mod tests {
             .tenant("acme")
             .action(Action::Create)
             .outcome(Outcome::Error);
-        let newest = page(&filter, Order::NewestFirst, Some(after), 51)
+        let newest = page(&filter, DbBackend::Postgres, Order::NewestFirst, Some(after), 51)
             .build(DbBackend::Postgres)
             .to_string();
         assert!(newest.contains(r#""id" < '"#), "{newest}");
@@ -145,7 +242,7 @@ mod tests {
             "{newest}"
         );
         assert!(!newest.contains("OFFSET"), "{newest}");
-        let oldest = page(&filter, Order::OldestFirst, Some(after), 10)
+        let oldest = page(&filter, DbBackend::Postgres, Order::OldestFirst, Some(after), 10)
             .build(DbBackend::Postgres)
             .to_string();
         assert!(oldest.contains(r#""id" > '"#), "{oldest}");

@@ -74,7 +74,8 @@ async fn filtered_pages_and_retention_use_their_indexes() {
         ];
         for (filter, index) in pages {
             for order in [Order::NewestFirst, Order::OldestFirst] {
-                let statement = filter::page(&filter, order, after, 51).build(DbBackend::Postgres);
+                let statement =
+                    filter::page(&filter, DbBackend::Postgres, order, after, 51).build(DbBackend::Postgres);
                 let plan = plan(db, statement).await;
                 assert!(
                     plan.contains(index),
@@ -84,8 +85,10 @@ async fn filtered_pages_and_retention_use_their_indexes() {
             }
         }
 
-        let policy = crate::RetentionPolicy::new(std::time::Duration::from_secs(365 * 86_400))
-            .keep("auth", std::time::Duration::from_secs(400 * 86_400));
+        let policy = crate::RetentionPolicy::new(std::time::Duration::from_secs(365 * 86_400)).keep(
+            "auth".parse().unwrap(),
+            std::time::Duration::from_secs(400 * 86_400),
+        );
         for (_, governed, _) in policy.rules() {
             let older = sea_orm::Condition::all()
                 .add(governed)

@@ -90,9 +90,12 @@ mod support;
 mod transactional;
 
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizePolicy, DEFAULT_PERSONAL_KEYS};
+pub use crate::entity::UNKNOWN_ACTION;
 pub use crate::export::ExportError;
 pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
-pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionPolicy, RetentionReport};
+pub use crate::retention::{
+    ActionPattern, DEFAULT_RULE, InvalidActionPattern, PRUNED_ACTION, RetentionPolicy, RetentionReport,
+};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;

@@ -2,11 +2,13 @@
 //! bounded chunks.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, TransactionTrait};
-use tower_activity::{Action, ActivityEvent, Actor};
+use tower_activity::{Action, ActivityEvent, Actor, MAX_ACTION_LEN};
 use uuid::Uuid;
 
 use crate::entity::{Column, Entity};
@@ -25,22 +27,31 @@ pub const DEFAULT_RULE: &str = "*";
 /// some actions.
 ///
 /// An override names an action and covers every action under it, as
-/// [`Action::is_in`] decides: `auth` (or `auth.*`) covers `auth.login.failed`.
-/// When several overrides cover an action, the most specific one applies.
+/// [`Action::is_in`] decides: `auth` (or `auth.*`) covers `auth.login.failed`,
+/// but not `authz.checked`. Names compare exactly, case included, on every
+/// backend. When several overrides cover an action, the most specific one
+/// applies. An age reaching back before the year 1000, such as
+/// [`Duration::MAX`], keeps entries forever (see [`SeaOrmStore::prune`]).
 ///
 /// ```
+/// # fn main() -> Result<(), sea_orm_activity::InvalidActionPattern> {
 /// use std::time::Duration;
 /// use sea_orm_activity::RetentionPolicy;
 ///
 /// const DAY: Duration = Duration::from_secs(86_400);
 /// let policy = RetentionPolicy::new(90 * DAY)
-///     .keep("auth.*", 365 * DAY)
-///     .keep("auth.session.refreshed", 7 * DAY)
-///     .keep("read", 30 * DAY);
+///     .keep("auth.*".parse()?, 365 * DAY)
+///     .keep("auth.session.refreshed".parse()?, 7 * DAY)
+///     .keep("read".parse()?, 30 * DAY);
 ///
 /// assert_eq!(policy.max_age("auth.login.failed"), 365 * DAY);
 /// assert_eq!(policy.max_age("auth.session.refreshed"), 7 * DAY);
 /// assert_eq!(policy.max_age("invoice.paid"), 90 * DAY);
+///
+/// // A mistyped rule is refused instead of silently covering nothing.
+/// assert!("Auth".parse::<sea_orm_activity::ActionPattern>().is_err());
+/// assert!("auth*".parse::<sea_orm_activity::ActionPattern>().is_err());
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetentionPolicy {
@@ -48,13 +59,88 @@ pub struct RetentionPolicy {
     overrides: BTreeMap<String, Duration>,
 }
 
+/// The actions a retention override covers: an action name
+/// (`auth.login.failed`, `read`), a namespace (`auth`), or a namespace
+/// followed by `.*` (`auth.*`, the same as `auth`). Made by parsing.
+///
+/// Names follow the rules of [`Action`]: dot-separated segments of lowercase
+/// ASCII letters, digits and `_`, each starting with a letter, at most
+/// [`MAX_ACTION_LEN`] bytes.
+///
+/// ```
+/// use sea_orm_activity::ActionPattern;
+///
+/// let auth: ActionPattern = "auth.*".parse().unwrap();
+/// assert_eq!(auth.as_str(), "auth");
+/// assert!(auth.covers("auth.login.failed"));
+/// assert!(!auth.covers("authz.checked"));
+/// for mistyped in ["Auth", "auth*", "auth.", "*", "auth login"] {
+///     assert!(mistyped.parse::<ActionPattern>().is_err(), "{mistyped}");
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionPattern(String);
+
+impl ActionPattern {
+    /// The action or namespace covered, without a trailing `.*`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the action named `action` is covered: it is the pattern's
+    /// action, or lies under its namespace.
+    pub fn covers(&self, action: &str) -> bool {
+        covers(&self.0, action)
+    }
+}
+
+impl fmt::Display for ActionPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Text that is not an [`ActionPattern`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid action pattern {pattern:?}: expected an action name (auth.login.failed), a namespace (auth) \
+     or a namespace followed by .* (auth.*), in dot-separated segments of lowercase letters, digits and '_', \
+     each starting with a letter, at most {max} bytes",
+    max = MAX_ACTION_LEN
+)]
+pub struct InvalidActionPattern {
+    pattern: String,
+}
+
+impl FromStr for ActionPattern {
+    type Err = InvalidActionPattern;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.strip_suffix(".*").unwrap_or(text);
+        // A namespace such as `auth` is no action by itself: it is checked as
+        // the name of an action under it.
+        let checked = if name.contains('.') {
+            name.to_owned()
+        } else {
+            format!("{name}.x")
+        };
+        match Action::custom(checked) {
+            Ok(_) => Ok(ActionPattern(name.to_owned())),
+            Err(_) => Err(InvalidActionPattern {
+                pattern: text.chars().take(MAX_ACTION_LEN + 16).collect(),
+            }),
+        }
+    }
+}
+
 /// What a prune deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     /// Entries deleted in all.
     pub pruned: u64,
-    /// Entries deleted under each rule: the override's action name, or
-    /// [`DEFAULT_RULE`] for the default age.
+    /// Entries deleted under each rule: the override's action name (as
+    /// [`ActionPattern::as_str`] gives it), or [`DEFAULT_RULE`] for the
+    /// default age.
     pub by_rule: BTreeMap<String, u64>,
 }
 
@@ -67,15 +153,10 @@ impl RetentionPolicy {
         }
     }
 
-    /// Keeps entries of `action`, and of the actions under it, for `max_age`
-    /// (longer or shorter than the default). A trailing `.*` is ignored:
-    /// `auth.*` and `auth` say the same.
-    pub fn keep(mut self, action: impl Into<String>, max_age: Duration) -> Self {
-        let mut action = action.into();
-        if let Some(namespace) = action.strip_suffix(".*") {
-            action.truncate(namespace.len());
-        }
-        self.overrides.insert(action, max_age);
+    /// Keeps the entries `pattern` covers for `max_age` (longer or shorter
+    /// than the default), replacing an earlier override of the same pattern.
+    pub fn keep(mut self, pattern: ActionPattern, max_age: Duration) -> Self {
+        self.overrides.insert(pattern.0, max_age);
         self
     }
 
@@ -125,13 +206,16 @@ fn covers(rule: &str, action: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-/// `now - age` at the precision times are stored with (microseconds), or the
-/// earliest time there is when that is out of range.
-fn cutoff(now: DateTime<Utc>, age: Duration) -> DateTime<Utc> {
+/// `now - age` at the precision times are stored with (microseconds), or
+/// `None` when that is before the year 1000, the earliest time every backend
+/// stores: such a rule keeps everything, even what PostgreSQL or SQLite may
+/// hold from before.
+fn cutoff(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>> {
     TimeDelta::from_std(age)
         .ok()
         .and_then(|age| now.checked_sub_signed(age))
-        .map_or(DateTime::<Utc>::MIN_UTC, |cutoff| cutoff.trunc_subsecs(6))
+        .map(|cutoff| cutoff.trunc_subsecs(6))
+        .filter(|cutoff| *cutoff >= filter::earliest_stored())
 }
 
 impl SeaOrmStore {
@@ -140,7 +224,9 @@ impl SeaOrmStore {
     /// counts.
     ///
     /// An entry is older than an age when it occurred strictly before
-    /// `now - age`. Entries are deleted in chunks of
+    /// `now - age`. A rule whose `now - age` lies before the year 1000 (the
+    /// earliest time every backend stores), such as one keeping entries for
+    /// [`Duration::MAX`], deletes nothing. Entries are deleted in chunks of
     /// [`chunk_size`](SeaOrmStore::chunk_size), each its own short
     /// transaction, so inserts keep flowing during a large prune; a prune that
     /// fails part-way keeps what it deleted and can simply run again.
@@ -189,11 +275,16 @@ impl SeaOrmStore {
         mut progress: impl FnMut(u64) + Send,
         stop: impl Fn() -> bool + Send + Sync,
     ) -> Result<RetentionReport, DbErr> {
+        let backend = self.db.get_database_backend();
         let mut report = RetentionReport::default();
         for (rule, governed, max_age) in policy.rules() {
+            let Some(cutoff) = cutoff(now, max_age) else {
+                report.by_rule.insert(rule, 0);
+                continue;
+            };
             let older = Condition::all()
                 .add(governed)
-                .add(Column::OccurredAt.lt(cutoff(now, max_age)));
+                .add(Column::OccurredAt.lt(filter::time_value(backend, cutoff)));
             let mut pruned = 0;
             let mut reached = None;
             while !stop() {
@@ -230,7 +321,8 @@ impl SeaOrmStore {
     async fn delete_chunk(&self, older: Condition, from: Option<DateTime<Utc>>) -> Result<Chunk, DbErr> {
         let mut older = older;
         if let Some(from) = from {
-            older = older.add(Column::OccurredAt.gte(from));
+            older =
+                older.add(Column::OccurredAt.gte(filter::time_value(self.db.get_database_backend(), from)));
         }
         let txn = self.db.begin().await?;
         let rows: Vec<(Uuid, DateTime<Utc>)> = filter::oldest(older, self.chunk_size)
@@ -273,11 +365,15 @@ mod tests {
 
     const DAY: Duration = Duration::from_secs(86_400);
 
+    fn pattern(text: &str) -> ActionPattern {
+        text.parse().unwrap()
+    }
+
     #[test]
     fn the_most_specific_override_wins() {
         let policy = RetentionPolicy::new(90 * DAY)
-            .keep("auth", 365 * DAY)
-            .keep("auth.login.*", 30 * DAY);
+            .keep(pattern("auth"), 365 * DAY)
+            .keep(pattern("auth.login.*"), 30 * DAY);
         assert_eq!(policy.max_age("auth.logout"), 365 * DAY);
         assert_eq!(policy.max_age("auth.login.failed"), 30 * DAY);
         assert_eq!(policy.max_age("authz.checked"), 90 * DAY);
@@ -285,9 +381,53 @@ mod tests {
     }
 
     #[test]
-    fn an_out_of_range_age_prunes_nothing() {
+    fn patterns_are_action_names_or_namespaces() {
+        for (text, name) in [
+            ("auth", "auth"),
+            ("auth.*", "auth"),
+            ("auth.login.failed", "auth.login.failed"),
+            ("auth.login.*", "auth.login"),
+            ("read", "read"),
+            ("billing.plan_2", "billing.plan_2"),
+        ] {
+            assert_eq!(pattern(text).as_str(), name, "{text}");
+        }
+        for text in [
+            "",
+            "*",
+            ".*",
+            "auth*",
+            "Auth",
+            "AUTH.login",
+            "auth.",
+            "auth..x",
+            "auth.*.*",
+            "auth.**",
+            "1auth",
+            "auth login",
+            "auth.lögin",
+            "auth=365d",
+        ] {
+            let error = text.parse::<ActionPattern>().unwrap_err().to_string();
+            assert!(error.contains(&format!("{text:?}")), "{error}");
+            assert!(error.contains("namespace followed by .*"), "{error}");
+        }
+        let longest = format!("a.{}", "b".repeat(MAX_ACTION_LEN - 2));
+        assert_eq!(pattern(&longest).as_str(), longest);
+        assert!(format!("{longest}b").parse::<ActionPattern>().is_err());
+    }
+
+    #[test]
+    fn an_age_reaching_before_the_year_1000_has_no_cutoff() {
         let now = Utc::now();
-        assert_eq!(cutoff(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
-        assert_eq!(cutoff(now, DAY), (now - TimeDelta::days(1)).trunc_subsecs(6));
+        assert_eq!(cutoff(now, Duration::MAX), None);
+        assert_eq!(cutoff(now, 1_100 * 365 * DAY), None);
+        assert_eq!(
+            cutoff(now, DAY),
+            Some((now - TimeDelta::days(1)).trunc_subsecs(6))
+        );
+        let thousand = filter::earliest_stored() + TimeDelta::days(1);
+        assert_eq!(cutoff(thousand, DAY), Some(filter::earliest_stored()));
+        assert_eq!(cutoff(thousand, 2 * DAY), None);
     }
 }

@@ -1,5 +1,7 @@
 //! [`SeaOrmStore`]: the activity log in a database, and its read side.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,7 +12,7 @@ use tower_activity::{
 };
 use uuid::Uuid;
 
-use crate::entity::{Column, Entity};
+use crate::entity::{Column, Entity, read_action, read_outcome};
 use crate::filter;
 
 /// The default number of rows a prune, an anonymization or an export handles
@@ -78,41 +80,47 @@ impl SeaOrmStore {
     /// How many events match `filter`.
     pub async fn count(&self, filter: &ActivityFilter) -> Result<u64, DbErr> {
         Entity::find()
-            .filter(filter::condition(filter))
+            .filter(filter::condition(filter, self.db.get_database_backend()))
             .count(&self.db)
             .await
     }
 
     async fn count_by_day(&self, filter: &ActivityFilter) -> Result<Vec<ActivityCount>, DbErr> {
-        let day = filter::day(self.db.get_database_backend());
+        let backend = self.db.get_database_backend();
+        let day = filter::day(backend);
         let rows: Vec<(String, String, String, i64)> = Entity::find()
             .select_only()
             .expr_as(day.clone(), "day")
             .column(Column::Action)
             .column(Column::Outcome)
             .expr_as(Expr::cust("COUNT(*)"), "count")
-            .filter(filter::condition(filter))
+            .filter(filter::condition(filter, backend))
             .group_by(day.clone())
             .group_by(Column::Action)
             .group_by(Column::Outcome)
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut counts = rows
+        // Values this version cannot read are counted under their fallbacks
+        // (see `ActivityEvent::from(Model)`), merged with the readable ones.
+        let mut counts = BTreeMap::new();
+        for (day, action, outcome, count) in rows {
+            let invalid =
+                |what: &str, value: &str| DbErr::Type(format!("activity_log: invalid {what} {value:?}"));
+            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| invalid("day", &day))?;
+            let count = u64::try_from(count).map_err(|_| invalid("count", &count.to_string()))?;
+            let key = (day, read_action(None, &action), read_outcome(None, &outcome));
+            *counts.entry(key).or_insert(0) += count;
+        }
+        Ok(counts
             .into_iter()
-            .map(|(day, action, outcome, count)| {
-                let invalid =
-                    |what: &str, value: &str| DbErr::Type(format!("activity_log: invalid {what} {value:?}"));
-                Ok(ActivityCount {
-                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| invalid("day", &day))?,
-                    action: action.parse().map_err(|_| invalid("action", &action))?,
-                    outcome: outcome.parse().map_err(|_| invalid("outcome", &outcome))?,
-                    count: u64::try_from(count).map_err(|_| invalid("count", &count.to_string()))?,
-                })
+            .map(|((day, action, outcome), count)| ActivityCount {
+                day,
+                action,
+                outcome,
+                count,
             })
-            .collect::<Result<Vec<_>, DbErr>>()?;
-        counts.sort_by(|a, b| (a.day, &a.action, a.outcome).cmp(&(b.day, &b.action, b.outcome)));
-        Ok(counts)
+            .collect())
     }
 }
 
@@ -124,18 +132,27 @@ pub(crate) async fn read<C: ConnectionTrait>(
     after: Option<Uuid>,
     limit: usize,
 ) -> Result<Vec<ActivityEvent>, DbErr> {
-    filter::page(filter, order, after, limit)
+    filter::page(filter, db.get_database_backend(), order, after, limit)
         .all(db)
-        .await?
-        .into_iter()
-        .map(ActivityEvent::try_from)
-        .collect()
+        .await
+        .map(|rows| rows.into_iter().map(ActivityEvent::from).collect())
 }
 
 /// Pages are cut on the time-ordered event id, never with `OFFSET`: rows
 /// inserted while paging neither repeat nor shift the pages. Counts are sorted
 /// by UTC day, then action, then outcome (in the order of [`Action`](tower_activity::Action)
 /// and [`Outcome`](tower_activity::Outcome)), as the in-memory store sorts them.
+/// Time bounds select what [`ActivityFilter::matches`] selects: times are
+/// stored with microseconds, and a bound between two microseconds is rounded
+/// up to the later one; a bound outside the years 1000 to 9999 (the range
+/// every backend stores) is compared as the nearest time inside it.
+///
+/// A row holding a value this version cannot read (an unknown outcome, actor
+/// kind or action name) does not fail the read: it is read with a fallback
+/// (see the conversion from [`Model`](crate::entity::Model)). A row the
+/// database driver itself cannot decode, which only a write by hand can leave
+/// (on SQLite, details that are not JSON or a time that is not one), still
+/// fails the read with the driver's error.
 impl ActivityStore for SeaOrmStore {
     async fn list(&self, query: &ActivityQuery) -> Result<ActivityPage, StoreError> {
         let size = query.page_size();
@@ -151,9 +168,7 @@ impl ActivityStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(StoreError::new)?;
-        row.map(ActivityEvent::try_from)
-            .transpose()
-            .map_err(StoreError::new)
+        Ok(row.map(ActivityEvent::from))
     }
 
     async fn counts(&self, filter: &ActivityFilter) -> Result<Vec<ActivityCount>, StoreError> {

@@ -9,11 +9,20 @@ use crate::sink::insert_events;
 /// commits or rolls back with the business change it records.
 ///
 /// The event is first filled from the current request context (actor, tenant,
-/// request id, IP, user agent, method, route) and redacted and capped under
-/// the current recorder's policy, exactly as
-/// [`log_activity`](tower_activity::log_activity) would do; see
-/// [`prepare_event`]. It is not queued: it is written at once, and the written
-/// event is returned.
+/// request id, IP, user agent, method, route) and redacted and capped, as
+/// [`log_activity`](tower_activity::log_activity) would do (see
+/// [`prepare_event`]). It is not queued: it is written at once, and the
+/// written event is returned.
+///
+/// The [`EventPolicy`](tower_activity::EventPolicy) that applies is the one
+/// of the current context's recorder, else the one of the
+/// [global recorder](tower_activity::set_global_recorder), else the default
+/// policy. A background job that runs outside any context with a recorder,
+/// in an application that sets no global recorder, therefore gets the
+/// default policy, not the one your recorder was built with: set the global
+/// recorder, or run the job in an
+/// [`ActivityContext::with_recorder`](tower_activity::ActivityContext::with_recorder)
+/// scope, to apply yours.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {

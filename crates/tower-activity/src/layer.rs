@@ -29,7 +29,9 @@ use crate::request_id::{self, IncomingRequestId, X_REQUEST_ID};
 ///   one of them.
 /// - A panic in the inner service is recorded as a `system.panic` event with
 ///   outcome `critical`, and the client gets an empty `500` instead of a
-///   dropped connection.
+///   dropped connection. That is why the response body must implement
+///   `Default` (axum's `Body` and http-body-util's `Full` and `Empty` do): the
+///   empty body is made without boxing every response.
 ///
 /// ```
 /// use axum::{Router, routing::get};

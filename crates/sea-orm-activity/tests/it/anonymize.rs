@@ -255,3 +255,187 @@ async fn an_empty_subject_is_refused() {
     })
     .await;
 }
+
+const SUBJECT_EMAIL: &str = "ada@example.com";
+const SUBJECT_NAME: &str = "Ada Lovelace";
+
+/// Every column of every row, as text.
+async fn dump(db: &crate::support::TestDb) -> Vec<String> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    sea_orm_activity::entity::Entity::find()
+        .order_by_asc(sea_orm_activity::entity::Column::Id)
+        .all(&db.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| format!("{row:?}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn anonymize_removes_the_subject_from_entries_about_them_and_from_free_text() {
+    // The subject acted under two labels over time, from raw paths no route
+    // template matched.
+    let own: Vec<ActivityEvent> = (0..6)
+        .map(|i| {
+            let label = if i % 2 == 0 { SUBJECT_NAME } else { SUBJECT_EMAIL };
+            ActivityEvent::builder("profile.viewed")
+                .actor(Actor::user(SUBJECT).with_label(label))
+                .ip(SUBJECT_IP.parse().unwrap())
+                .user_agent(SUBJECT_AGENT)
+                .route(format!("/users/{SUBJECT}/settings"))
+                .details(json!({"i": i}))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    // An administrator edits the subject's email, name and phone.
+    let edit = ActivityEvent::builder(Action::Update)
+        .actor(Actor::admin("root").with_label("Root"))
+        .resource("user", SUBJECT)
+        .ip("198.51.100.1".parse().unwrap())
+        .user_agent("AdminTool/1")
+        .route(format!("/admin/users/{SUBJECT}"))
+        .details(json!({
+            "email": {"from": SUBJECT_EMAIL, "to": "lovelace@example.org"},
+            "first_name": "Augusta",
+            "phone": "+44 20 1234",
+            "reason": format!("{SUBJECT_NAME} asked by mail ({SUBJECT_EMAIL}) to change her name"),
+            "last_seen": {"from": SUBJECT_IP, "agent": SUBJECT_AGENT},
+            "ticket": 7,
+        }))
+        .build()
+        .unwrap();
+    // The same page, reached by a percent-encoded raw path.
+    let encoded = ActivityEvent::builder(Action::Read)
+        .actor(Actor::admin("root"))
+        .resource("user", SUBJECT)
+        .route("/admin/users/by-name/Ada%20Lovelace")
+        .build()
+        .unwrap();
+    // Entries not about the subject that name them.
+    let refund = ActivityEvent::builder("billing.refund.approved")
+        .actor(Actor::admin("root"))
+        .resource("invoice", "inv_1")
+        .route(format!("/customers/{SUBJECT_EMAIL}/refunds"))
+        .details(json!({"note": format!("refund for {SUBJECT_NAME}, see {SUBJECT}'s ticket")}))
+        .build()
+        .unwrap();
+    let avatar = ActivityEvent::builder(Action::Delete)
+        .actor(Actor::service("cleaner"))
+        .resource("file", format!("avatars/{SUBJECT}.png"))
+        .build()
+        .unwrap();
+    let bystander = bystander_event(0);
+    let written: Vec<ActivityEvent> = own
+        .iter()
+        .chain([&edit, &encoded, &refund, &avatar, &bystander])
+        .cloned()
+        .collect();
+    let forbidden = [
+        SUBJECT,
+        SUBJECT_NAME,
+        SUBJECT_EMAIL,
+        "Ada%20Lovelace",
+        SUBJECT_IP,
+        SUBJECT_AGENT,
+        "+44 20 1234",
+        "Augusta",
+        "lovelace@example.org",
+    ];
+    each_backend(async |db| {
+        events::write(db, &written).await;
+        let store = db.store().chunk_size(3);
+        assert_eq!(
+            store.anonymize(SUBJECT, &AnonymizePolicy::new()).await.unwrap(),
+            10
+        );
+        for row in dump(db).await {
+            for value in forbidden {
+                assert!(!contains_word(&row, value), "{value:?} remains in {row}");
+            }
+        }
+        let edited = store.get(edit.id).await.unwrap().unwrap();
+        assert_eq!(edited.resource_id, None);
+        assert_eq!(edited.route.as_deref(), Some("/admin/users/[ANONYMIZED]"));
+        assert_eq!(
+            edited.details,
+            Some(json!({
+                "reason": "[ANONYMIZED] asked by mail ([ANONYMIZED]) to change her name",
+                "last_seen": {"from": ANONYMIZED, "agent": ANONYMIZED},
+                "ticket": 7,
+            }))
+        );
+        assert_eq!(edited.actor, edit.actor, "the administrator stays");
+        assert_eq!(
+            (edited.ip, edited.user_agent),
+            (edit.ip.clone(), edit.user_agent.clone())
+        );
+        let encoded_after = store.get(encoded.id).await.unwrap().unwrap();
+        assert_eq!(
+            encoded_after.route.as_deref(),
+            Some("/admin/users/by-name/[ANONYMIZED]")
+        );
+        let refund_after = store.get(refund.id).await.unwrap().unwrap();
+        assert_eq!(
+            refund_after.route.as_deref(),
+            Some("/customers/[ANONYMIZED]/refunds")
+        );
+        assert_eq!(
+            refund_after.details,
+            Some(json!({"note": "refund for [ANONYMIZED], see [ANONYMIZED]'s ticket"}))
+        );
+        assert_eq!(refund_after.resource_id.as_deref(), Some("inv_1"));
+        let avatar_after = store.get(avatar.id).await.unwrap().unwrap();
+        assert_eq!(
+            avatar_after.resource_id.as_deref(),
+            Some("avatars/[ANONYMIZED].png")
+        );
+        let own_after = store.get(own[0].id).await.unwrap().unwrap();
+        assert_eq!(own_after.route.as_deref(), Some("/users/[ANONYMIZED]/settings"));
+        assert_eq!(store.get(bystander.id).await.unwrap(), Some(bystander.clone()));
+
+        // Nothing is left to find: a second run changes nothing.
+        assert_eq!(
+            store.anonymize(SUBJECT, &AnonymizePolicy::new()).await.unwrap(),
+            0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn concurrent_anonymizations_of_shared_entries_do_not_undo_each_other() {
+    // Each entry names two subjects anonymized at the same time.
+    let shared: Vec<ActivityEvent> = (0..120)
+        .map(|i| {
+            ActivityEvent::builder("team.merged")
+                .actor(Actor::admin("root"))
+                .resource("team", format!("team_{i}"))
+                .details(json!({"from": "u_42", "into": "u_7", "i": i}))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    each_backend(async |db| {
+        events::write(db, &shared).await;
+        let store = db.store().chunk_size(7);
+        let policy = AnonymizePolicy::new();
+        let (first, second) = tokio::join!(store.anonymize("u_42", &policy), store.anonymize("u_7", &policy));
+        first.unwrap();
+        second.unwrap();
+        for event in &shared {
+            let after = store.get(event.id).await.unwrap().unwrap();
+            assert_eq!(
+                after
+                    .details
+                    .as_ref()
+                    .map(|details| (&details["from"], &details["into"])),
+                Some((&json!(ANONYMIZED), &json!(ANONYMIZED))),
+                "{:?}",
+                after.details
+            );
+        }
+    })
+    .await;
+}

@@ -352,6 +352,11 @@ async fn errors_are_one_line_and_a_non_zero_status() {
 
         let line = failed(&run(db, &["prune", "--older-than", "90x"]).await, 2);
         assert!(line.contains("--older-than"), "{line}");
+        let line = failed(
+            &run(db, &["prune", "--older-than", "90d", "--keep", "Auth=365d"]).await,
+            2,
+        );
+        assert!(line.contains("invalid action pattern \"Auth\""), "{line}");
         let line = failed(&run(db, &["query", "--after", "c1'; DROP TABLE x"]).await, 2);
         assert!(line.contains("invalid cursor"), "{line}");
         let line = failed(&run(db, &["export", "--format", "xlsx"]).await, 2);

@@ -99,7 +99,7 @@ pub(crate) async fn all(db: &TestDb) -> Vec<ActivityEvent> {
         .await
         .unwrap()
         .into_iter()
-        .map(|row| ActivityEvent::try_from(row).unwrap())
+        .map(ActivityEvent::from)
         .collect()
 }
 

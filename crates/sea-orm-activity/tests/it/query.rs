@@ -228,3 +228,106 @@ async fn get_finds_an_event_by_id() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn time_bounds_select_what_the_in_memory_store_selects() {
+    let start = DateTime::from_timestamp_micros(1_700_000_000_000_000).unwrap();
+    let events: Vec<ActivityEvent> = (0..6)
+        .map(|i| {
+            let mut event = varied(i);
+            event.occurred_at = start + TimeDelta::microseconds(i as i64);
+            event
+        })
+        .collect();
+    let memory = MemorySink::new();
+    memory.write_batch(&events).await.unwrap();
+    let near =
+        |micros: i64, nanos: i64| start + TimeDelta::microseconds(micros) + TimeDelta::nanoseconds(nanos);
+    let mut filters = Vec::new();
+    for nanos in [-999, -1, 0, 1, 500, 999] {
+        filters.push(ActivityFilter::new().since(near(2, nanos)));
+        filters.push(ActivityFilter::new().until(near(4, nanos)));
+        filters.push(ActivityFilter::new().since(near(1, nanos)).until(near(3, nanos)));
+    }
+    // Far from the entries, and outside what some backends store or compare
+    // rightly (MariaDB's driver time type ends in 2038, MySQL's dates start in
+    // the year 1000, SQLite compares times as text).
+    for year in [-5_000, 1, 999, 1_500, 1_960, 2_040, 9_999, 10_000, 200_000] {
+        let time = chrono::NaiveDate::from_ymd_opt(year, 3, 1)
+            .unwrap()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
+        filters.push(ActivityFilter::new().since(time));
+        filters.push(ActivityFilter::new().until(time));
+    }
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let store = db.store();
+        for filter in &filters {
+            let query = ActivityQuery::new(filter.clone()).order(Order::OldestFirst);
+            let expected = memory.list(&query).await.unwrap().events;
+            let listed = store.list(&query).await.unwrap().events;
+            let ids = |events: &[ActivityEvent]| events.iter().map(|event| event.id).collect::<Vec<_>>();
+            assert_eq!(ids(&listed), ids(&expected), "{filter:?}");
+            assert_eq!(store.count(filter).await.unwrap(), expected.len() as u64);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_row_another_version_wrote_reads_with_documented_fallbacks() {
+    let before = varied(1);
+    let mut odd = varied(5);
+    odd.request_id = Some("written-by-a-newer-version".to_owned());
+    odd.actor = Some(tower_activity::Actor::user("u_9").with_label("Nine"));
+    let after = varied(9);
+    each_backend(async |db| {
+        events::write(db, &[before.clone(), odd.clone(), after.clone()]).await;
+        db.execute(
+            "UPDATE activity_log SET action = 'Legacy Export', outcome = 'info', actor_kind = 'robot', \
+             http_status = -1 WHERE request_id = 'written-by-a-newer-version'",
+        )
+        .await;
+        let store = db.store();
+        let page = store
+            .list(&ActivityQuery::new(ActivityFilter::new()).order(Order::OldestFirst))
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 3);
+        assert_eq!((&page.events[0], &page.events[2]), (&before, &after));
+        let read = &page.events[1];
+        assert_eq!(read.id, odd.id);
+        assert_eq!(read.action.as_str(), sea_orm_activity::UNKNOWN_ACTION);
+        assert_eq!(read.outcome, Outcome::Warning);
+        let actor = read.actor.as_ref().unwrap();
+        assert_eq!(actor.kind, tower_activity::ActorKind::Anonymous);
+        assert_eq!(
+            (actor.id.as_deref(), actor.label.as_deref()),
+            (Some("u_9"), Some("Nine"))
+        );
+        assert_eq!(read.http_status, None);
+        assert_eq!((&read.details, &read.tenant_id), (&odd.details, &odd.tenant_id));
+        assert_eq!(store.get(odd.id).await.unwrap().as_ref(), Some(read));
+
+        let mut out = Vec::new();
+        let exported = store
+            .export(
+                &ActivityFilter::new(),
+                sea_orm_activity::ExportFormat::JsonLines,
+                &mut out,
+            )
+            .await
+            .unwrap();
+        assert_eq!(exported, 3);
+        let counts = store.counts(&ActivityFilter::new()).await.unwrap();
+        assert_eq!(counts.iter().map(|count| count.count).sum::<u64>(), 3);
+        assert!(
+            counts
+                .iter()
+                .any(|count| count.action.as_str() == sea_orm_activity::UNKNOWN_ACTION
+                    && count.outcome == Outcome::Warning)
+        );
+    })
+    .await;
+}

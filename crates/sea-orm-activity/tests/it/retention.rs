@@ -26,6 +26,22 @@ async fn remaining(db: &crate::support::TestDb) -> Vec<ActivityEvent> {
         .collect()
 }
 
+/// The ids of the stored entries, without the prune records, in order; read
+/// without turning rows into events.
+async fn remaining_ids(db: &crate::support::TestDb) -> Vec<Uuid> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    use sea_orm_activity::entity::{Column, Entity};
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Action.ne(PRUNED_ACTION))
+        .order_by_asc(Column::Id)
+        .into_tuple()
+        .all(&db.db)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn prune_deletes_exactly_the_entries_older_than_the_cutoff() {
     // At the precision times are stored with, so the boundary is exact.
@@ -85,9 +101,9 @@ async fn prune_deletes_exactly_the_entries_older_than_the_cutoff() {
 async fn prune_respects_per_action_overrides() {
     let now = Utc::now();
     let policy = RetentionPolicy::new(30 * DAY)
-        .keep("auth.*", 365 * DAY)
-        .keep("auth.session", 2 * DAY)
-        .keep("read", 7 * DAY);
+        .keep("auth.*".parse().unwrap(), 365 * DAY)
+        .keep("auth.session".parse().unwrap(), 2 * DAY)
+        .keep("read".parse().unwrap(), 7 * DAY);
     let actions = [
         "create",
         "read",
@@ -210,6 +226,70 @@ async fn the_retention_job_prunes_periodically_and_stops_on_shutdown() {
             runs,
             "no run after shutdown"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_age_reaching_before_the_earliest_storable_time_prunes_nothing() {
+    let now = Utc::now();
+    // MariaDB stores no earlier time through sqlx's UTC times.
+    let seventies = chrono::DateTime::parse_from_rfc3339("1971-06-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let events = [
+        at("debug.trace", days_before(now, 8)),
+        at("debug.trace", days_before(now, 1)),
+        at("create", seventies),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let store = db.store();
+        // Kept forever, except debug entries.
+        let forever = RetentionPolicy::new(Duration::MAX).keep("debug".parse().unwrap(), 7 * DAY);
+        let report = store.prune(&forever, now).await.unwrap();
+        assert_eq!(report.pruned, 1);
+        assert_eq!(report.by_rule.get(DEFAULT_RULE), Some(&0));
+        assert_eq!(report.by_rule.get("debug"), Some(&1));
+        // Two thousand years reach before the year 1000 too.
+        let ancient = RetentionPolicy::new(2_000 * 365 * DAY);
+        assert_eq!(store.prune(&ancient, now).await.unwrap().pruned, 0);
+        // Five hundred years do not, and nothing is that old.
+        let centuries = RetentionPolicy::new(500 * 365 * DAY);
+        assert_eq!(store.prune(&centuries, now).await.unwrap().pruned, 0);
+        assert_eq!(remaining_ids(db).await, [events[1].id, events[2].id]);
+        // Fifty years reach past the entry from 1971.
+        let decades = RetentionPolicy::new(50 * 365 * DAY);
+        assert_eq!(store.prune(&decades, now).await.unwrap().pruned, 1);
+        assert_eq!(remaining_ids(db).await, [events[1].id]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn overrides_match_action_names_exactly_and_case_sensitively_on_every_backend() {
+    let now = Utc::now();
+    let old = days_before(now, 100);
+    let events = [
+        at("auth.login.failed", old),
+        at("auth.logout", old),
+        at("authx.y", old),
+        at("auth_z.login", old),
+        at("create", old),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        // Written by hand or by another program: a name in another case.
+        let mut shouting = at("create", old);
+        shouting.request_id = Some("shouting".to_owned());
+        events::write(db, std::slice::from_ref(&shouting)).await;
+        db.execute("UPDATE activity_log SET action = 'AUTH.login.failed' WHERE request_id = 'shouting'")
+            .await;
+        let policy = RetentionPolicy::new(30 * DAY).keep("auth".parse().unwrap(), 365 * DAY);
+        let report = db.store().prune(&policy, now).await.unwrap();
+        assert_eq!(report.by_rule.get("auth"), Some(&0));
+        assert_eq!(report.by_rule.get(DEFAULT_RULE), Some(&4));
+        assert_eq!(remaining_ids(db).await, [events[0].id, events[1].id]);
     })
     .await;
 }

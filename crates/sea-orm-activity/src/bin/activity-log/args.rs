@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use clap::{Args, Parser, Subcommand};
-use sea_orm_activity::ExportFormat;
+use sea_orm_activity::{ActionPattern, ExportFormat};
 use tower_activity::{Action, ActivityFilter, Cursor, Outcome};
 
 /// Operate on the activity log of an application: migrate, query, follow,
@@ -82,7 +82,7 @@ pub(crate) enum Command {
         older_than: Duration,
         /// Keep an action and those under it for another age (auth=365d); repeatable.
         #[arg(long, value_parser = keep_rule, value_name = "ACTION=AGE")]
-        keep: Vec<(String, Duration)>,
+        keep: Vec<(ActionPattern, Duration)>,
     },
     /// Remove a data subject's personal data from every entry; the entries stay.
     Anonymize {
@@ -146,22 +146,16 @@ fn duration(text: &str) -> Result<Duration, String> {
         .map_err(|error| format!("{error} (expected an age such as 90d, 12h or 30m)"))
 }
 
-/// `ACTION=AGE`.
-fn keep_rule(text: &str) -> Result<(String, Duration), String> {
+/// `ACTION=AGE`, where ACTION is an action name, a namespace, or a namespace
+/// followed by `.*`.
+fn keep_rule(text: &str) -> Result<(ActionPattern, Duration), String> {
     let (action, age) = text
         .split_once('=')
         .ok_or_else(|| "expected ACTION=AGE, such as auth=365d".to_owned())?;
-    let name = action.strip_suffix(".*").unwrap_or(action);
-    // A namespace such as `auth` is not an action by itself: check it as one.
-    let checked = if name.contains('.') {
-        name.to_owned()
-    } else {
-        format!("{name}.x")
-    };
-    if !matches!(name, "create" | "read" | "update" | "delete") {
-        checked.parse::<Action>().map_err(|error| error.to_string())?;
-    }
-    Ok((action.to_owned(), duration(age)?))
+    let pattern = action
+        .parse::<ActionPattern>()
+        .map_err(|error| error.to_string())?;
+    Ok((pattern, duration(age)?))
 }
 
 /// RFC 3339, `YYYY-MM-DD` (UTC midnight), or an age before now.
@@ -215,14 +209,22 @@ mod tests {
 
     #[test]
     fn keep_rules_name_an_action_or_namespace() {
+        let (pattern, age) = keep_rule("auth=365d").unwrap();
         assert_eq!(
-            keep_rule("auth=365d").unwrap(),
-            ("auth".to_owned(), Duration::from_secs(365 * 86_400))
+            (pattern.as_str(), age),
+            ("auth", Duration::from_secs(365 * 86_400))
         );
-        assert_eq!(keep_rule("auth.*=1d").unwrap().0, "auth.*");
-        assert_eq!(keep_rule("read=7d").unwrap().0, "read");
-        assert!(keep_rule("auth").is_err());
-        assert!(keep_rule("Auth Login=1d").is_err());
+        assert_eq!(keep_rule("auth.*=1d").unwrap().0.as_str(), "auth");
+        assert_eq!(keep_rule("read=7d").unwrap().0.as_str(), "read");
+        assert!(keep_rule("auth").unwrap_err().contains("ACTION=AGE"));
+        for mistyped in ["Auth Login=1d", "Auth=1d", "auth*=1d"] {
+            assert!(
+                keep_rule(mistyped)
+                    .unwrap_err()
+                    .contains("invalid action pattern"),
+                "{mistyped}"
+            );
+        }
         assert!(keep_rule("auth=soon").is_err());
     }
 

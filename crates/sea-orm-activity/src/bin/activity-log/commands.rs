@@ -1,6 +1,5 @@
 //! What each command does.
 
-use std::collections::HashSet;
 use std::error::Error;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -14,9 +13,8 @@ use sea_orm_migration::MigratorTrait;
 use tokio::io::AsyncWrite;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Cursor, Order,
+    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Follower, Order,
 };
-use uuid::Uuid;
 
 use crate::args::{Cli, Command};
 use crate::table;
@@ -54,10 +52,6 @@ fn doing<E: Into<BoxError>>(doing: &'static str) -> impl FnOnce(E) -> BoxError {
 
 /// How long to wait for the database to answer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How far back `tail` looks again for entries that reached the database
-/// late (a recorder flushes its batches some time after the events are made).
-const TAIL_LOOKBACK: Duration = Duration::from_secs(5);
 
 pub(crate) async fn run(cli: Cli) -> Result<(), BoxError> {
     let url = cli
@@ -189,8 +183,8 @@ async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -
         Command::Prune { older_than, keep } => {
             let policy = keep
                 .into_iter()
-                .fold(RetentionPolicy::new(older_than), |policy, (action, age)| {
-                    policy.keep(action, age)
+                .fold(RetentionPolicy::new(older_than), |policy, (pattern, age)| {
+                    policy.keep(pattern, age)
                 });
             let spinner = progress(ProgressBar::new_spinner(), "{spinner} pruned {pos} entries");
             spinner.enable_steady_tick(Duration::from_millis(120));
@@ -227,6 +221,9 @@ fn progress(bar: ProgressBar, template: &str) -> ProgressBar {
 }
 
 /// Prints the latest `lines` entries, then every new one, until interrupted.
+/// New entries are followed with a [`Follower`], so entries that reach the
+/// database late (a recorder writes its batches some time after the events
+/// are made) are still shown, once.
 async fn tail(
     store: &SeaOrmStore,
     filter: ActivityFilter,
@@ -246,85 +243,30 @@ async fn tail(
             print(&text)
         }
     };
-    let lookback = TAIL_LOOKBACK.as_millis() as i64;
-    let mut high_water = Utc::now().timestamp_millis();
     // What is already there is not new: only the latest `lines` of it are
-    // shown. Read before those, so an entry arriving in between is shown.
-    let mut seen: HashSet<Uuid> = since(store, &filter, high_water - lookback)
-        .await?
-        .iter()
-        .map(|event| event.id)
-        .collect();
+    // shown. The follower starts first, so an entry arriving in between is
+    // shown too.
+    let mut follower = Follower::start(store, filter.clone())
+        .await
+        .map_err(doing("query failed"))?;
     if lines > 0 {
         let latest = store
-            .list(&ActivityQuery::new(filter.clone()).limit(lines))
+            .list(&ActivityQuery::new(filter).limit(lines))
             .await
             .map_err(doing("query failed"))?;
         let mut events = latest.events;
         events.reverse();
         show(&events)?;
-        for event in &events {
-            high_water = high_water.max(millis_of(event.id));
-            seen.insert(event.id);
-        }
+        follower.mark_seen(&events);
     }
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             () = tokio::time::sleep(interval) => {}
         }
-        let floor = high_water - lookback;
-        let new: Vec<ActivityEvent> = since(store, &filter, floor)
-            .await?
-            .into_iter()
-            .filter(|event| seen.insert(event.id))
-            .collect();
+        let new = follower.poll(store).await.map_err(doing("query failed"))?;
         show(&new)?;
-        for event in &new {
-            high_water = high_water.max(millis_of(event.id));
-        }
-        seen.retain(|id| millis_of(*id) >= floor);
     }
-}
-
-/// Every entry matching `filter` whose id was made at or after the Unix
-/// millisecond `floor`, oldest first.
-async fn since(
-    store: &SeaOrmStore,
-    filter: &ActivityFilter,
-    floor: i64,
-) -> Result<Vec<ActivityEvent>, BoxError> {
-    let mut events = Vec::new();
-    let mut cursor = Some(Cursor::after_event(floor_id(floor)));
-    loop {
-        let query = ActivityQuery::new(filter.clone())
-            .order(Order::OldestFirst)
-            .after(cursor)
-            .limit(tower_activity::MAX_PAGE_LIMIT);
-        let page = store.list(&query).await.map_err(doing("query failed"))?;
-        events.extend(page.events);
-        match page.next {
-            Some(next) => cursor = Some(next),
-            None => return Ok(events),
-        }
-    }
-}
-
-/// The Unix milliseconds of a UUID v7.
-fn millis_of(id: Uuid) -> i64 {
-    let bytes = id.as_bytes();
-    bytes[..6]
-        .iter()
-        .fold(0, |millis, byte| (millis << 8) | i64::from(*byte))
-}
-
-/// The smallest UUID v7 of the millisecond `millis`.
-fn floor_id(millis: i64) -> Uuid {
-    let millis = millis.max(0).to_be_bytes();
-    let mut bytes = [0; 16];
-    bytes[..6].copy_from_slice(&millis[2..]);
-    bytes[6] = 0x70;
-    Uuid::from_bytes(bytes)
 }
 
 fn print_json_lines(events: &[ActivityEvent]) -> Result<(), BoxError> {
@@ -346,18 +288,4 @@ fn print(text: &str) -> Result<(), BoxError> {
 /// A message for the person at the terminal, on standard error.
 fn note(text: &str) {
     let _ = writeln!(io::stderr(), "{text}");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn floor_ids_order_before_every_id_of_their_millisecond() {
-        let id = Uuid::now_v7();
-        let millis = millis_of(id);
-        assert!(floor_id(millis) <= id);
-        assert!(floor_id(millis + 1) > id);
-        assert_eq!(millis_of(floor_id(millis)), millis);
-    }
 }
