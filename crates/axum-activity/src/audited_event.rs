@@ -74,16 +74,22 @@ impl fmt::Debug for AuditedEvent {
 impl<S: Send + Sync> FromRequestParts<S> for AuditedEvent {
     type Rejection = ActivityRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match parts.extensions.get::<EventSlot>() {
-            Some(slot) => Ok(AuditedEvent { slot: slot.clone() }),
-            None => Err(ActivityRejection::NotAudited),
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match CURRENT_SLOT.try_with(EventSlot::clone) {
+            Ok(slot) => Ok(AuditedEvent { slot }),
+            Err(_) => Err(ActivityRejection::NotAudited),
         }
     }
 }
 
-/// What the handler set, shared between the request (for the extractor) and
-/// the wrapper's future.
+tokio::task_local! {
+    /// The slot of the wrapped handler running on this task: the wrapper's
+    /// future makes it current while it polls the handler.
+    pub(crate) static CURRENT_SLOT: EventSlot;
+}
+
+/// What the handler set, shared between the extractor and the wrapper's
+/// future.
 #[derive(Clone, Default)]
 pub(crate) struct EventSlot(Arc<Mutex<Enrichment>>);
 

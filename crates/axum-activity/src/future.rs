@@ -14,7 +14,9 @@ use futures_util::stream;
 use http_body_util::combinators::Collect;
 use http_body_util::{BodyExt, Full};
 use pin_project_lite::pin_project;
+use tokio::task::futures::TaskLocalFuture;
 
+use crate::audited_event::{CURRENT_SLOT, EventSlot};
 use crate::pending_event::PendingEvent;
 
 pin_project! {
@@ -63,17 +65,19 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F> {
-        Handling { #[pin] future: F },
+        Handling { #[pin] future: TaskLocalFuture<EventSlot, F> },
         ReadingBody { #[pin] body: Collect<Body>, head: Option<Parts> },
         Panicked { payload: Option<Box<dyn Any + Send>> },
         Done,
     }
 }
 
-impl<F> AuditedFuture<F> {
+impl<F: Future> AuditedFuture<F> {
     pub(crate) fn handling(future: F, pending: PendingEvent) -> Self {
         AuditedFuture {
-            state: State::Handling { future },
+            state: State::Handling {
+                future: CURRENT_SLOT.scope(pending.slot().clone(), future),
+            },
             pending,
         }
     }

@@ -35,8 +35,7 @@ pub(crate) struct PendingEvent {
 }
 
 impl PendingEvent {
-    /// Takes what the event needs from the request head, and leaves the slot
-    /// the [`AuditedEvent`](crate::AuditedEvent) extractor finds.
+    /// Takes what the event needs from the request head.
     pub(crate) fn capture(config: Arc<AuditConfig>, parts: &mut Parts) -> Self {
         let path_id = match &config.id {
             IdSource::PathParam(name) => path_param(parts, name),
@@ -47,11 +46,9 @@ impl PendingEvent {
             Some(_) => None,
             None => Some(parts.uri.path().to_owned()),
         };
-        let slot = EventSlot::default();
-        parts.extensions.insert(slot.clone());
         PendingEvent {
             config,
-            slot,
+            slot: EventSlot::default(),
             enrichment: None,
             method: parts.method.clone(),
             matched_path,
@@ -74,8 +71,14 @@ impl PendingEvent {
         }
         self.route_published = true;
         if let (Some(matched), Some(context)) = (&self.matched_path, ActivityContext::current()) {
-            context.set_route(matched.as_str());
+            context.set_matched_path(matched);
         }
+    }
+
+    /// The slot the [`AuditedEvent`](crate::AuditedEvent) extractor finds
+    /// while the handler runs.
+    pub(crate) fn slot(&self) -> &EventSlot {
+        &self.slot
     }
 
     /// Takes what the handler set through `AuditedEvent`; called once the

@@ -5,8 +5,11 @@
 //! [`SeaOrmStore`](crate::SeaOrmStore) or [`log_activity_in`](crate::log_activity_in)
 //! so that every row passes the event policy.
 
-use chrono::SubsecRound;
+use std::fmt::Write as _;
+
+use chrono::{SecondsFormat, SubsecRound};
 use sea_orm::ActiveValue::Set;
+use sea_orm::DbBackend;
 use sea_orm::entity::prelude::*;
 use serde_json::Value;
 use tower_activity::{Action, ActivityEvent, Actor, ActorKind, Outcome};
@@ -91,8 +94,151 @@ impl From<&ActivityEvent> for ActiveModel {
     }
 }
 
+/// The columns in the order [`row_values`] gives their values.
+pub(crate) const COLUMNS: [Column; 17] = [
+    Column::Id,
+    Column::OccurredAt,
+    Column::Action,
+    Column::ResourceType,
+    Column::ResourceId,
+    Column::ActorKind,
+    Column::ActorId,
+    Column::ActorLabel,
+    Column::TenantId,
+    Column::Outcome,
+    Column::HttpStatus,
+    Column::RequestId,
+    Column::Ip,
+    Column::UserAgent,
+    Column::Method,
+    Column::Route,
+    Column::Details,
+];
+
+/// Appends the values of `event`'s row, in [`COLUMNS`] order, as the
+/// [`ActiveModel`] conversion makes them. On MySQL the time is sent as a
+/// `DATETIME` (the column's type): sent as a `TIMESTAMP`, a time outside
+/// 1970 to 2038 would be refused.
+pub(crate) fn row_values(event: &ActivityEvent, backend: DbBackend, values: &mut Vec<sea_orm::Value>) {
+    let actor = event.actor.as_ref();
+    let occurred_at = event.occurred_at.trunc_subsecs(6);
+    values.extend([
+        event.id.into(),
+        match backend {
+            DbBackend::MySql => occurred_at.naive_utc().into(),
+            _ => occurred_at.into(),
+        },
+        event.action.as_str().to_owned().into(),
+        text(event.resource_type.as_deref()).into(),
+        text(event.resource_id.as_deref()).into(),
+        actor.map(|actor| actor.kind.as_str().to_owned()).into(),
+        text(actor.and_then(|actor| actor.id.as_deref())).into(),
+        text(actor.and_then(|actor| actor.label.as_deref())).into(),
+        text(event.tenant_id.as_deref()).into(),
+        event.outcome.as_str().to_owned().into(),
+        event.http_status.map(i32::from).into(),
+        text(event.request_id.as_deref()).into(),
+        text(event.ip.as_deref()).into(),
+        text(event.user_agent.as_deref()).into(),
+        text(event.method.as_deref()).into(),
+        text(event.route.as_deref()).into(),
+        event.details.as_ref().map(json_without_nul).into(),
+    ]);
+}
+
+/// The rows of `events` as PostgreSQL array literals, one per column in
+/// [`COLUMNS`] order (`{"a",NULL,"b"}`), with the values [`row_values`]
+/// gives: every element quoted and escaped, so no value can end its element
+/// or its array, and a missing one is `NULL`.
+pub(crate) fn column_arrays(events: &[ActivityEvent]) -> [String; 17] {
+    let mut arrays: [String; 17] = std::array::from_fn(|_| String::from("{"));
+    let mut buffer = String::new();
+    for event in events {
+        let actor = event.actor.as_ref();
+        buffer.clear();
+        let _ = write!(buffer, "{}", event.id.hyphenated());
+        element(&mut arrays[0], Some(&buffer));
+        let occurred_at = event.occurred_at.trunc_subsecs(6);
+        element(
+            &mut arrays[1],
+            Some(&occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        );
+        element(&mut arrays[2], Some(event.action.as_str()));
+        element(&mut arrays[3], event.resource_type.as_deref());
+        element(&mut arrays[4], event.resource_id.as_deref());
+        element(&mut arrays[5], actor.map(|actor| actor.kind.as_str()));
+        element(&mut arrays[6], actor.and_then(|actor| actor.id.as_deref()));
+        element(&mut arrays[7], actor.and_then(|actor| actor.label.as_deref()));
+        element(&mut arrays[8], event.tenant_id.as_deref());
+        element(&mut arrays[9], Some(event.outcome.as_str()));
+        element(
+            &mut arrays[10],
+            event.http_status.map(|status| status.to_string()).as_deref(),
+        );
+        element(&mut arrays[11], event.request_id.as_deref());
+        element(&mut arrays[12], event.ip.as_deref());
+        element(&mut arrays[13], event.user_agent.as_deref());
+        element(&mut arrays[14], event.method.as_deref());
+        element(&mut arrays[15], event.route.as_deref());
+        let details = event.details.as_ref().map(|details| match has_nul(details) {
+            true => json_without_nul(details).to_string(),
+            false => details.to_string(),
+        });
+        element(&mut arrays[16], details.as_deref());
+    }
+    for array in &mut arrays {
+        array.push('}');
+    }
+    arrays
+}
+
+/// Appends one element to a PostgreSQL array literal.
+fn element(array: &mut String, value: Option<&str>) {
+    if array.len() > 1 {
+        array.push(',');
+    }
+    let Some(value) = value else {
+        array.push_str("NULL");
+        return;
+    };
+    array.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                array.push('\\');
+                array.push(c);
+            }
+            '\0' => array.push_str(NUL_REPLACEMENT),
+            c => array.push(c),
+        }
+    }
+    array.push('"');
+}
+
 fn text(value: Option<&str>) -> Option<String> {
-    value.map(|text| text.replace('\0', NUL_REPLACEMENT))
+    value.map(|text| match text.contains('\0') {
+        true => text.replace('\0', NUL_REPLACEMENT),
+        false => text.to_owned(),
+    })
+}
+
+/// Whether a string or key anywhere in `details` holds a NUL character.
+fn has_nul(details: &Value) -> bool {
+    let mut stack = vec![details];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::String(text) if text.contains('\0') => return true,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                if map.keys().any(|key| key.contains('\0')) {
+                    return true;
+                }
+                stack.extend(map.values());
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 fn json_without_nul(details: &Value) -> Value {

@@ -1,17 +1,30 @@
 //! Writing events: chunked multi-row inserts, idempotent on the event id.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, TransactionTrait};
-use tower_activity::{ActivityEvent, ActivitySink, SinkError};
+use std::fmt::Write as _;
+use std::sync::OnceLock;
 
-use crate::entity::{ActiveModel, Entity};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement, TransactionTrait};
+use tower_activity::{ActivityEvent, ActivitySink, SinkError, json_size};
+
+use crate::entity::{COLUMNS, Column, Entity, column_arrays, row_values};
 use crate::store::SeaOrmStore;
 
-/// The bound parameters of one row.
-const COLUMNS: usize = 17;
+/// How many batches are written at once on PostgreSQL and MySQL.
+const CONCURRENT_WRITES: usize = 4;
 
 /// The most bytes of values one insert statement carries, well below the
 /// smallest default packet limit (16 MiB on MariaDB).
 const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The most rows one statement may carry on `backend`: bound by the
+/// parameters it may bind, except on PostgreSQL, where a statement binds one
+/// array per column.
+fn max_rows(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => usize::MAX,
+        _ => max_parameters(backend) / COLUMNS.len(),
+    }
+}
 
 /// The most parameters one statement may bind on `backend`.
 fn max_parameters(backend: DbBackend) -> usize {
@@ -25,11 +38,7 @@ fn max_parameters(backend: DbBackend) -> usize {
 fn estimated_bytes(event: &ActivityEvent) -> usize {
     let text = |value: Option<&str>| value.map_or(0, str::len);
     let actor = event.actor.as_ref();
-    let details = event
-        .details
-        .as_ref()
-        .and_then(|details| serde_json::to_vec(details).ok())
-        .map_or(0, |json| json.len());
+    let details = event.details.as_ref().map_or(0, json_size);
     128 + text(event.resource_type.as_deref())
         + text(event.resource_id.as_deref())
         + text(actor.and_then(|actor| actor.id.as_deref()))
@@ -43,11 +52,19 @@ fn estimated_bytes(event: &ActivityEvent) -> usize {
         + details
 }
 
-/// Inserts `events` with as few multi-row statements as the backend's
-/// parameter limit and [`MAX_STATEMENT_BYTES`] allow. An event whose id is
-/// already stored is skipped, so writing a batch again keeps one row each.
+/// Inserts `events` with as few statements as the backend's parameter limit
+/// and [`MAX_STATEMENT_BYTES`] allow. An event whose id is already stored is
+/// skipped, so writing a batch again keeps one row each.
+///
+/// On PostgreSQL a statement binds one array per column and inserts what
+/// `UNNEST` makes of them: the statement is the same whatever the number of
+/// rows, so it is prepared once per connection. Elsewhere it is a multi-row
+/// `VALUES` list. The statements are written here rather than built with
+/// sea-orm's query builder: an insert of hundreds of rows through it costs
+/// several times the work of the insert itself.
 pub(crate) async fn insert_events<C: ConnectionTrait>(db: &C, events: &[ActivityEvent]) -> Result<(), DbErr> {
-    let max_rows = max_parameters(db.get_database_backend()) / COLUMNS;
+    let backend = db.get_database_backend();
+    let max_rows = max_rows(backend);
     let mut rest = events;
     while !rest.is_empty() {
         let mut rows = 0;
@@ -60,13 +77,122 @@ pub(crate) async fn insert_events<C: ConnectionTrait>(db: &C, events: &[Activity
             rows += 1;
         }
         let (chunk, tail) = rest.split_at(rows);
-        Entity::insert_many(chunk.iter().map(ActiveModel::from))
-            .on_conflict_do_nothing()
-            .exec_without_returning(db)
-            .await?;
+        let statement = match backend {
+            DbBackend::Postgres => {
+                let arrays = column_arrays(chunk).map(sea_orm::Value::from);
+                Statement::from_sql_and_values(backend, unnest_sql(), arrays)
+            }
+            _ => {
+                let mut values = Vec::with_capacity(chunk.len() * COLUMNS.len());
+                for event in chunk {
+                    row_values(event, backend, &mut values);
+                }
+                Statement::from_sql_and_values(backend, insert_sql(backend, chunk.len()), values)
+            }
+        };
+        db.execute_raw(statement).await?;
         rest = tail;
     }
     Ok(())
+}
+
+/// `INSERT INTO "activity_log" (...) SELECT * FROM UNNEST($1::uuid[], ...)`,
+/// doing nothing for an id already stored.
+fn unnest_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let columns: Vec<String> = COLUMNS
+            .iter()
+            .map(|column| format!("\"{}\"", column.as_str()))
+            .collect();
+        let arrays: Vec<String> = COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(at, column)| format!("${}::{}[]", at + 1, array_type(*column)))
+            .collect();
+        format!(
+            "INSERT INTO \"{}\" ({}) SELECT * FROM UNNEST({}) ON CONFLICT (\"id\") DO NOTHING",
+            Entity.table_name(),
+            columns.join(", "),
+            arrays.join(", ")
+        )
+    })
+}
+
+/// The PostgreSQL type of a column's array.
+fn array_type(column: Column) -> &'static str {
+    match column {
+        Column::Id => "uuid",
+        Column::OccurredAt => "timestamptz",
+        Column::HttpStatus => "int4",
+        Column::Details => "jsonb",
+        _ => "text",
+    }
+}
+
+/// `INSERT INTO activity_log (...) VALUES (...), ...` for `rows` rows, doing
+/// nothing for an id already stored.
+fn insert_sql(backend: DbBackend, rows: usize) -> String {
+    let quote = |name: &str| match backend {
+        DbBackend::MySql => format!("`{name}`"),
+        _ => format!("\"{name}\""),
+    };
+    let columns: Vec<String> = COLUMNS.iter().map(|column| quote(column.as_str())).collect();
+    let head = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        quote(Entity.table_name()),
+        columns.join(", ")
+    );
+    let placeholders = placeholders(backend, rows);
+    let tail = match backend {
+        DbBackend::MySql => " ON DUPLICATE KEY UPDATE `id` = `id`",
+        _ => " ON CONFLICT (\"id\") DO NOTHING",
+    };
+    let mut sql = String::with_capacity(head.len() + placeholders.len() + tail.len());
+    sql.push_str(&head);
+    sql.push_str(placeholders);
+    sql.push_str(tail);
+    sql
+}
+
+/// The placeholders of `rows` rows: `(?, ?, …), (?, ?, …)`, or on PostgreSQL
+/// `($1, $2, …), ($18, …)`. Written once for the most rows a statement can
+/// hold, and sliced, so a batch does not format thousands of numbers.
+fn placeholders(backend: DbBackend, rows: usize) -> &'static str {
+    struct Placeholders {
+        text: String,
+        /// Where the text of each number of rows ends.
+        ends: Vec<usize>,
+    }
+    fn write(numbered: bool, max_rows: usize) -> Placeholders {
+        let mut text = String::new();
+        let mut ends = vec![0];
+        let mut parameter = 0;
+        for row in 0..max_rows {
+            text.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..COLUMNS.len() {
+                if column > 0 {
+                    text.push_str(", ");
+                }
+                parameter += 1;
+                if numbered {
+                    let _ = write!(text, "${parameter}");
+                } else {
+                    text.push('?');
+                }
+            }
+            text.push(')');
+            ends.push(text.len());
+        }
+        Placeholders { text, ends }
+    }
+    static NUMBERED: OnceLock<Placeholders> = OnceLock::new();
+    static ANONYMOUS: OnceLock<Placeholders> = OnceLock::new();
+    let written = match backend {
+        DbBackend::Postgres => NUMBERED.get_or_init(|| write(true, max_parameters(backend) / COLUMNS.len())),
+        _ => ANONYMOUS.get_or_init(|| write(false, max_parameters(DbBackend::MySql) / COLUMNS.len())),
+    };
+    &written.text[..written.ends[rows]]
 }
 
 /// Each batch is one transaction of multi-row inserts: written whole or not at
@@ -78,5 +204,51 @@ impl ActivitySink for SeaOrmStore {
         let txn = self.db.begin().await.map_err(SinkError::new)?;
         insert_events(&txn, batch).await.map_err(SinkError::new)?;
         txn.commit().await.map_err(SinkError::new)
+    }
+
+    /// Several batches at once on PostgreSQL and MySQL, each on a connection
+    /// of the pool, so the writer keeps up with a high rate; one at a time on
+    /// SQLite, which has a single writer anyway.
+    fn max_concurrent_writes(&self) -> usize {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => 1,
+            _ => CONCURRENT_WRITES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_parameter_once_on_postgres() {
+        let sql = insert_sql(DbBackend::Postgres, 2);
+        assert!(sql.starts_with("INSERT INTO \"activity_log\" (\"id\", \"occurred_at\", "));
+        assert!(sql.contains("VALUES ($1, $2, "));
+        assert!(sql.contains("$17), ($18, "));
+        assert!(sql.ends_with("$34) ON CONFLICT (\"id\") DO NOTHING"));
+    }
+
+    #[test]
+    fn placeholders_are_question_marks_elsewhere() {
+        let sql = insert_sql(DbBackend::MySql, 3);
+        assert_eq!(sql.matches('?').count(), 3 * COLUMNS.len());
+        assert!(sql.ends_with("?) ON DUPLICATE KEY UPDATE `id` = `id`"));
+        let sql = insert_sql(DbBackend::Sqlite, 1);
+        assert_eq!(sql.matches('?').count(), COLUMNS.len());
+    }
+
+    #[test]
+    fn the_largest_statement_fits_the_parameter_limit() {
+        for backend in [DbBackend::Postgres, DbBackend::MySql, DbBackend::Sqlite] {
+            let rows = max_parameters(backend) / COLUMNS.len();
+            let sql = insert_sql(backend, rows);
+            if backend == DbBackend::Postgres {
+                assert!(sql.contains(&format!("${})", rows * COLUMNS.len())));
+            } else {
+                assert_eq!(sql.matches('?').count(), rows * COLUMNS.len());
+            }
+        }
     }
 }

@@ -70,6 +70,9 @@ struct State {
     actor: Option<Actor>,
     tenant: Option<String>,
     route: Option<String>,
+    /// The route axum matched, told by code that runs after routing.
+    #[cfg(feature = "axum")]
+    matched: Option<axum::extract::MatchedPath>,
     panic_recorded: bool,
 }
 
@@ -204,8 +207,11 @@ impl ActivityContext {
     /// The route the request itself tells: axum's matched route, or the path.
     fn request_route(&self) -> Option<String> {
         #[cfg(feature = "axum")]
-        if let Some(matched) = &self.inner.matched {
-            return Some(matched.as_str().to_owned());
+        {
+            let told = self.lock().matched.clone();
+            if let Some(matched) = self.inner.matched.as_ref().or(told.as_ref()) {
+                return Some(matched.as_str().to_owned());
+            }
         }
         self.inner.uri.as_ref().map(|uri| uri.path().to_owned())
     }
@@ -244,6 +250,17 @@ impl ActivityContext {
         self.lock().route = Some(route.into());
     }
 
+    /// Tells the context which route axum matched, for a layer that runs
+    /// before routing (wrapping the whole router) and so could not see it;
+    /// handler wrappers do this. A route [set](Self::set_route) explicitly
+    /// still comes first.
+    #[cfg(feature = "axum")]
+    pub fn set_matched_path(&self, matched: &axum::extract::MatchedPath) {
+        if self.inner.matched.is_none() {
+            self.lock().matched = Some(matched.clone());
+        }
+    }
+
     /// Tells the layer that a panic unwinding through it has already been
     /// recorded (by a handler wrapper that logged its own critical event), so
     /// the layer records no second event for it.
@@ -277,7 +294,7 @@ impl ActivityContext {
             event.request_id = Some(self.request_id().to_owned());
         }
         if event.ip.is_none() {
-            event.ip = inner.ip.map(|ip| ip.to_string());
+            event.ip = inner.ip.map(ip_text);
         }
         if event.user_agent.is_none() {
             event.user_agent = self.user_agent();
@@ -344,6 +361,30 @@ impl fmt::Debug for ActivityContext {
     }
 }
 
+/// An address as text; IPv4, the common case, without the formatting
+/// machinery.
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            for (at, octet) in v4.octets().into_iter().enumerate() {
+                if at > 0 {
+                    text.push('.');
+                }
+                if octet >= 100 {
+                    text.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    text.push(char::from(b'0' + octet / 10 % 10));
+                }
+                text.push(char::from(b'0' + octet % 10));
+            }
+            text
+        }
+        IpAddr::V6(_) => ip.to_string(),
+    }
+}
+
 /// Spawns `future` on the Tokio runtime with the current activity context (if
 /// any) carried into it, so events it logs keep the request's id, actor and
 /// tenant. Task-locals do not cross `tokio::spawn` by themselves.
@@ -374,5 +415,25 @@ where
     match ActivityContext::current() {
         Some(context) => tokio::spawn(context.scope(future)),
         None => tokio::spawn(future),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_text_matches_display() {
+        for ip in [
+            "0.0.0.0",
+            "9.10.99.100",
+            "255.255.255.255",
+            "203.0.113.7",
+            "::1",
+            "2001:db8::ff",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
     }
 }

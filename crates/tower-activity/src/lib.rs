@@ -93,6 +93,7 @@ pub use crate::recorder::{
 pub use crate::request_id::{IncomingRequestId, MAX_REQUEST_ID_LEN};
 pub use crate::scrub::{
     DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP,
+    json_size,
 };
 pub use crate::sink::{ActivitySink, BoxError, NullSink, SinkError};
 pub use crate::store::{

@@ -66,7 +66,9 @@ impl EventPolicy {
         if let Some(details) = &mut event.details {
             self.scrubber.scrub(details);
         }
-        event.ip = event.ip.take().and_then(|ip| self.ip_privacy.apply(&ip));
+        if !matches!(self.ip_privacy, IpPrivacy::Keep) {
+            event.ip = event.ip.take().and_then(|ip| self.ip_privacy.apply(&ip));
+        }
         cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
         cut(&mut event.resource_id, MAX_ID_CHARS);
         cut(&mut event.tenant_id, MAX_ID_CHARS);
@@ -77,8 +79,7 @@ impl EventPolicy {
         cut(&mut event.request_id, MAX_REQUEST_ID_LEN);
         cut(&mut event.ip, MAX_IP_CHARS);
         if let Some(user_agent) = &mut event.user_agent
-            && (user_agent.chars().any(crate::user_agent::is_forbidden)
-                || user_agent.chars().count() > crate::user_agent::MAX_USER_AGENT_CHARS)
+            && !crate::user_agent::is_clean(user_agent)
         {
             *user_agent = crate::user_agent::sanitize_user_agent(user_agent.as_bytes());
         }
@@ -90,6 +91,7 @@ impl EventPolicy {
 /// Cuts `field` to at most `max` characters.
 fn cut(field: &mut Option<String>, max: usize) {
     if let Some(text) = field
+        && text.len() > max
         && let Some((at, _)) = text.char_indices().nth(max)
     {
         text.truncate(at);

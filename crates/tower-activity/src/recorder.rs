@@ -3,12 +3,14 @@
 //! flushes on shutdown.
 
 use std::fmt;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::FutureExt;
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -68,6 +70,7 @@ struct Shared {
     writer: tokio::sync::Mutex<Option<JoinHandle<()>>>,
     shutdown_timeout: Duration,
     closed: AtomicBool,
+    batch_size: usize,
 }
 
 #[derive(Debug, Default)]
@@ -161,6 +164,7 @@ pub struct RecorderBuilder<S> {
 #[derive(Clone, Copy, Debug)]
 struct WriterConfig {
     batch_size: usize,
+    concurrency: usize,
     flush_interval: Duration,
     retry_min: Duration,
     retry_max: Duration,
@@ -181,6 +185,7 @@ impl Recorder {
             shutdown_timeout: Duration::from_secs(30),
             writer: WriterConfig {
                 batch_size: 500,
+                concurrency: 0,
                 flush_interval: Duration::from_millis(100),
                 retry_min: Duration::from_millis(100),
                 retry_max: Duration::from_secs(10),
@@ -256,6 +261,12 @@ impl Recorder {
     fn accepted(&self) {
         self.shared.counts.recorded.fetch_add(1, Ordering::Relaxed);
         metrics::counter!(names::EVENTS_RECORDED).increment(1);
+        let queue = &self.shared.queue;
+        if queue.max_capacity() - queue.capacity() >= self.shared.batch_size {
+            // A full batch is waiting: wake the writer now rather than at the
+            // end of its flush interval.
+            self.shared.flush_now.notify_one();
+        }
     }
 
     /// The recorder's counters.
@@ -331,6 +342,14 @@ impl<S: ActivitySink> RecorderBuilder<S> {
         self
     }
 
+    /// How many batches may be written at once; by default what the sink
+    /// asks for ([`ActivitySink::max_concurrent_writes`]). Batches written
+    /// at once may reach the sink in any order.
+    pub fn concurrent_writes(mut self, writes: usize) -> Self {
+        self.writer.concurrency = writes.max(1);
+        self
+    }
+
     /// How long the writer waits for a batch to fill after its first event.
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.writer.flush_interval = interval;
@@ -375,15 +394,21 @@ impl<S: ActivitySink> RecorderBuilder<S> {
         let (processed_tx, processed) = watch::channel(0);
         let counts = Arc::new(Counts::default());
         let flush_now = Arc::new(Notify::new());
+        let mut config = self.writer;
+        if config.concurrency == 0 {
+            config.concurrency = self.sink.max_concurrent_writes().max(1);
+        }
         let writer = Writer {
-            sink: self.sink,
+            sink: Arc::new(self.sink),
             queue: receiver,
             shutdown: shutdown_rx,
             counts: counts.clone(),
             flush_now: flush_now.clone(),
             processed: processed_tx,
-            config: self.writer,
+            config,
             draining: false,
+            batch: Vec::with_capacity(config.batch_size),
+            batch_started: None,
         };
         let handle = tokio::spawn(writer.run());
         Recorder {
@@ -397,6 +422,7 @@ impl<S: ActivitySink> RecorderBuilder<S> {
                 writer: tokio::sync::Mutex::new(Some(handle)),
                 shutdown_timeout: self.shutdown_timeout,
                 closed: AtomicBool::new(false),
+                batch_size: self.writer.batch_size,
             }),
         }
     }
@@ -409,7 +435,7 @@ fn later(start: Instant, wait: Duration) -> Instant {
 }
 
 struct Writer<S> {
-    sink: S,
+    sink: Arc<S>,
     queue: mpsc::Receiver<ActivityEvent>,
     shutdown: watch::Receiver<Option<Instant>>,
     counts: Arc<Counts>,
@@ -417,56 +443,85 @@ struct Writer<S> {
     processed: watch::Sender<u64>,
     config: WriterConfig,
     draining: bool,
+    /// The batch being gathered, kept here so that gathering can be
+    /// interrupted (by a write finishing) without losing events.
+    batch: Vec<ActivityEvent>,
+    /// When the first event of `batch` arrived.
+    batch_started: Option<Instant>,
+}
+
+/// A batch write that has finished, retries included.
+struct Written {
+    events: u64,
+    ok: bool,
 }
 
 impl<S: ActivitySink> Writer<S> {
     async fn run(mut self) {
-        let size = self.config.batch_size;
-        let mut batch = Vec::with_capacity(size);
+        let mut in_flight = FuturesUnordered::new();
         loop {
+            let room = in_flight.len() < self.config.concurrency;
+            tokio::select! {
+                biased;
+                Some(written) = in_flight.next(), if !in_flight.is_empty() => self.finished(written).await,
+                batch = self.next_batch(), if room => match batch {
+                    Some(batch) => in_flight.push(self.write(batch)),
+                    None => break,
+                },
+            }
+        }
+        while let Some(written) = in_flight.next().await {
+            self.finished(written).await;
+        }
+        self.report_drops().await;
+    }
+
+    /// The next batch to write, or `None` once the queue is closed and empty.
+    /// Cancelling it loses nothing: what it gathered stays in `self.batch`.
+    async fn next_batch(&mut self) -> Option<Vec<ActivityEvent>> {
+        let size = self.config.batch_size;
+        while self.batch.is_empty() {
             tokio::select! {
                 biased;
                 changed = self.shutdown.changed(), if !self.draining => {
                     let _ = changed;
                     self.start_draining();
-                    continue;
                 }
-                received = self.queue.recv_many(&mut batch, size) => if received == 0 { break },
+                received = self.queue.recv_many(&mut self.batch, size) => {
+                    if received == 0 {
+                        return None;
+                    }
+                    self.batch_started = Some(Instant::now());
+                }
             }
-            if !self.draining {
-                self.fill(&mut batch).await;
-            }
-            metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
-            let taken = batch.len() as u64;
-            if self.write(&batch).await {
-                self.report_drops().await;
-            } else {
-                self.give_up(&batch);
-            }
-            batch.clear();
-            self.processed.send_modify(|done| *done += taken);
         }
-        self.report_drops().await;
-    }
-
-    /// Adds to `batch` until it is full, the flush interval has passed, a
-    /// flush is asked for, or shutdown starts.
-    async fn fill(&mut self, batch: &mut Vec<ActivityEvent>) {
-        let size = self.config.batch_size;
-        let deadline = later(Instant::now(), self.config.flush_interval);
-        while batch.len() < size {
+        if !self.draining && self.batch.len() < size {
+            // Wait, without waking for every event (under load that would
+            // cost a task wake-up per request), until the flush interval has
+            // passed, a flush is asked for, a full batch is queued or
+            // shutdown starts.
+            let started = self.batch_started.unwrap_or_else(Instant::now);
+            let deadline = later(started, self.config.flush_interval);
             tokio::select! {
                 biased;
                 changed = self.shutdown.changed() => {
                     let _ = changed;
                     self.start_draining();
-                    return;
                 }
-                () = self.flush_now.notified() => return,
-                received = self.queue.recv_many(batch, size - batch.len()) => if received == 0 { return },
-                () = tokio::time::sleep_until(deadline) => return,
+                () = self.flush_now.notified() => {}
+                () = tokio::time::sleep_until(deadline) => {}
             }
         }
+        while self.batch.len() < size {
+            let room = size - self.batch.len();
+            match self.queue.recv_many(&mut self.batch, room).now_or_never() {
+                Some(received) if received > 0 => {}
+                _ => break,
+            }
+        }
+        metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
+        self.batch_started = None;
+        Some(std::mem::replace(&mut self.batch, Vec::with_capacity(size)))
     }
 
     /// Stops new events from entering the queue; what is in it is still read.
@@ -476,65 +531,35 @@ impl<S: ActivitySink> Writer<S> {
         self.queue.close();
     }
 
-    /// Writes `batch`, retrying with backoff until it succeeds or the shutdown
-    /// deadline passes. Returns whether it was written.
-    async fn write(&mut self, batch: &[ActivityEvent]) -> bool {
-        let mut backoff = self.config.retry_min;
-        loop {
-            let deadline = *self.shutdown.borrow();
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return false;
+    /// Writes `batch` with retries, as a future of its own so that several
+    /// can be under way.
+    fn write(&self, batch: Vec<ActivityEvent>) -> impl Future<Output = Written> + use<S> {
+        let sink = self.sink.clone();
+        let shutdown = self.shutdown.clone();
+        let counts = self.counts.clone();
+        let config = self.config;
+        async move {
+            let ok = write_with_retries(&*sink, &batch, shutdown, &counts, config).await;
+            Written {
+                events: batch.len() as u64,
+                ok,
             }
-            let started = Instant::now();
-            let mut limit = later(started, self.config.write_timeout);
-            if let Some(deadline) = deadline {
-                limit = limit.min(deadline);
-            }
-            let attempt = AssertUnwindSafe(self.sink.write_batch(batch)).catch_unwind();
-            match tokio::time::timeout_at(limit, attempt).await {
-                Ok(Ok(Ok(()))) => {
-                    let n = batch.len() as u64;
-                    self.counts.written.fetch_add(n, Ordering::Relaxed);
-                    metrics::counter!(names::EVENTS_WRITTEN).increment(n);
-                    metrics::histogram!(names::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
-                    return true;
-                }
-                Ok(Ok(Err(error))) => {
-                    tracing::warn!(%error, events = batch.len(), retry_in = ?backoff, "activity batch write failed");
-                }
-                Ok(Err(panic)) => {
-                    let panic = crate::panic::panic_message(panic.as_ref());
-                    tracing::error!(%panic, events = batch.len(), retry_in = ?backoff, "activity sink panicked");
-                }
-                Err(_) => {
-                    tracing::warn!(events = batch.len(), retry_in = ?backoff, "activity batch write timed out");
-                }
-            }
-            self.counts.failed_batches.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!(names::BATCHES_FAILED).increment(1);
-            let mut wake = later(Instant::now(), backoff);
-            if let Some(deadline) = *self.shutdown.borrow() {
-                wake = wake.min(deadline);
-            }
-            tokio::select! {
-                () = tokio::time::sleep_until(wake) => {}
-                changed = self.shutdown.changed(), if !self.draining => {
-                    let _ = changed;
-                    self.start_draining();
-                }
-            }
-            backoff = backoff.saturating_mul(2).min(self.config.retry_max);
         }
     }
 
-    fn give_up(&self, batch: &[ActivityEvent]) {
-        let n = batch.len() as u64;
-        tracing::error!(
-            events = n,
-            "activity sink still failing at the shutdown deadline: events lost"
-        );
-        self.counts.lost.fetch_add(n, Ordering::Relaxed);
-        self.counts.drop_events(n, false);
+    /// Accounts for a finished write, and reports drops once writing works.
+    async fn finished(&mut self, written: Written) {
+        if written.ok {
+            self.report_drops().await;
+        } else {
+            tracing::error!(
+                events = written.events,
+                "activity sink still failing at the shutdown deadline: events lost"
+            );
+            self.counts.lost.fetch_add(written.events, Ordering::Relaxed);
+            self.counts.drop_events(written.events, false);
+        }
+        self.processed.send_modify(|done| *done += written.events);
     }
 
     /// Writes one `activity.dropped` event with the number of events dropped
@@ -551,10 +576,71 @@ impl<S: ActivitySink> Writer<S> {
             .detail("count", unreported)
             .build()
             .unwrap_or_else(|invalid| unreachable!("{invalid}"));
-        if !self.write(std::slice::from_ref(&report)).await {
+        let shutdown = self.shutdown.clone();
+        let report = std::slice::from_ref(&report);
+        if !write_with_retries(&*self.sink, report, shutdown, &self.counts, self.config).await {
             self.counts
                 .unreported_drops
                 .fetch_add(unreported, Ordering::AcqRel);
         }
+    }
+}
+
+/// Writes `batch`, retrying with backoff until it succeeds or the shutdown
+/// deadline passes. Returns whether it was written.
+async fn write_with_retries<S: ActivitySink>(
+    sink: &S,
+    batch: &[ActivityEvent],
+    mut shutdown: watch::Receiver<Option<Instant>>,
+    counts: &Counts,
+    config: WriterConfig,
+) -> bool {
+    let mut backoff = config.retry_min;
+    loop {
+        let deadline = *shutdown.borrow_and_update();
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return false;
+        }
+        let started = Instant::now();
+        let mut limit = later(started, config.write_timeout);
+        if let Some(deadline) = deadline {
+            limit = limit.min(deadline);
+        }
+        let attempt = AssertUnwindSafe(sink.write_batch(batch)).catch_unwind();
+        match tokio::time::timeout_at(limit, attempt).await {
+            Ok(Ok(Ok(()))) => {
+                let n = batch.len() as u64;
+                counts.written.fetch_add(n, Ordering::Relaxed);
+                metrics::counter!(names::EVENTS_WRITTEN).increment(n);
+                metrics::histogram!(names::BATCH_WRITE_SECONDS).record(started.elapsed().as_secs_f64());
+                return true;
+            }
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(%error, events = batch.len(), retry_in = ?backoff, "activity batch write failed");
+            }
+            Ok(Err(panic)) => {
+                let panic = crate::panic::panic_message(panic.as_ref());
+                tracing::error!(%panic, events = batch.len(), retry_in = ?backoff, "activity sink panicked");
+            }
+            Err(_) => {
+                tracing::warn!(events = batch.len(), retry_in = ?backoff, "activity batch write timed out");
+            }
+        }
+        counts.failed_batches.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(names::BATCHES_FAILED).increment(1);
+        let mut wake = later(Instant::now(), backoff);
+        if let Some(deadline) = *shutdown.borrow() {
+            wake = wake.min(deadline);
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(wake) => {}
+            // A shutdown sets a deadline: look at it again now.
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep_until(wake).await;
+                }
+            }
+        }
+        backoff = backoff.saturating_mul(2).min(config.retry_max);
     }
 }

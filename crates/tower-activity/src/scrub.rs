@@ -184,7 +184,7 @@ impl Scrubber {
                 _ => {}
             }
         }
-        let size = serialized_len(details);
+        let size = json_size(details);
         if size > self.max_details_bytes {
             *details = json!({"details_omitted": {"bytes": size, "limit": self.max_details_bytes}});
         }
@@ -382,8 +382,9 @@ fn dismantle(value: Value) {
     }
 }
 
-/// The length of `value` serialized as compact JSON, without building the text.
-pub(crate) fn serialized_len(value: &Value) -> usize {
+/// The length of `value` serialized as compact JSON, without building the
+/// text: the size the details cap measures.
+pub fn json_size(value: &Value) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -472,7 +473,7 @@ mod tests {
     #[test]
     fn one_megabyte_details_are_replaced_by_a_size_marker() {
         let mut details = json!({"blob": "x".repeat(1024 * 1024)});
-        let size = serialized_len(&details);
+        let size = json_size(&details);
         Scrubber::new().scrub(&mut details);
         assert_eq!(
             details,
@@ -484,7 +485,7 @@ mod tests {
     fn details_at_the_cap_are_kept() {
         let scrubber = Scrubber::new().max_details_bytes(20);
         let mut details = json!({"k": "0123456789ab"});
-        assert_eq!(serialized_len(&details), 20);
+        assert_eq!(json_size(&details), 20);
         scrubber.scrub(&mut details);
         assert_eq!(details, json!({"k": "0123456789ab"}));
     }

@@ -18,11 +18,22 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 pub trait ActivitySink: Send + Sync + 'static {
     /// Writes `batch`, in order.
     fn write_batch(&self, batch: &[ActivityEvent]) -> impl Future<Output = Result<(), SinkError>> + Send;
+
+    /// How many batches the recorder may write at once: 1 (the default)
+    /// keeps batches in order; a database sink whose inserts do not need an
+    /// order can take more, to keep up with a high rate.
+    fn max_concurrent_writes(&self) -> usize {
+        1
+    }
 }
 
 impl<S: ActivitySink> ActivitySink for Arc<S> {
     fn write_batch(&self, batch: &[ActivityEvent]) -> impl Future<Output = Result<(), SinkError>> + Send {
         (**self).write_batch(batch)
+    }
+
+    fn max_concurrent_writes(&self) -> usize {
+        (**self).max_concurrent_writes()
     }
 }
 

@@ -15,11 +15,22 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 /// assert_eq!(sanitize_user_agent(&[b'a'; 5000]).chars().count(), 512);
 /// ```
 pub fn sanitize_user_agent(raw: &[u8]) -> String {
+    if raw.len() <= MAX_USER_AGENT_CHARS && raw.iter().all(|byte| (0x20..0x7f).contains(byte)) {
+        // Printable ASCII, the usual case: nothing to remove or replace.
+        return String::from_utf8_lossy(raw).into_owned();
+    }
     String::from_utf8_lossy(raw)
         .chars()
         .filter(|c| !is_forbidden(*c))
         .take(MAX_USER_AGENT_CHARS)
         .collect()
+}
+
+/// Whether `user_agent` is already as [`sanitize_user_agent`] would leave it.
+pub(crate) fn is_clean(user_agent: &str) -> bool {
+    let short =
+        user_agent.len() <= MAX_USER_AGENT_CHARS || user_agent.chars().count() <= MAX_USER_AGENT_CHARS;
+    short && !user_agent.chars().any(is_forbidden)
 }
 
 /// Control characters and the Unicode line / paragraph separators, which some

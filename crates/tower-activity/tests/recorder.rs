@@ -442,3 +442,59 @@ async fn a_cancelled_shutdown_leaves_the_next_one_to_wait_for_the_writer() {
     assert_eq!(report.written, 50);
     assert_eq!(sink.len(), 50);
 }
+
+/// Counts how many writes are under way at once, each waiting at a gate.
+struct Concurrent {
+    allowed: usize,
+    now: AtomicUsize,
+    most: AtomicUsize,
+    gate: Arc<Semaphore>,
+    sink: MemorySink,
+}
+
+impl ActivitySink for Concurrent {
+    async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        let _permit = self.gate.acquire().await.map_err(SinkError::new)?;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+        self.sink.write_batch(batch).await
+    }
+
+    fn max_concurrent_writes(&self) -> usize {
+        self.allowed
+    }
+}
+
+#[tokio::test]
+async fn batches_are_written_concurrently_up_to_what_the_sink_allows() {
+    for allowed in [1, 3] {
+        let sink = Arc::new(Concurrent {
+            allowed,
+            now: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            gate: Arc::new(Semaphore::new(0)),
+            sink: MemorySink::new(),
+        });
+        let recorder = Recorder::builder(sink.clone()).batch_size(10).spawn();
+        for n in 0..100 {
+            recorder.record(event(n)).unwrap();
+        }
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while sink.now.load(Ordering::SeqCst) < allowed {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the writer starts as many writes as allowed");
+        sink.gate.add_permits(1_000);
+        let report = recorder.shutdown().await;
+        assert_eq!(report.written, 100);
+        assert_eq!(sink.sink.len(), 100);
+        assert_eq!(
+            sink.most.load(Ordering::SeqCst),
+            allowed,
+            "never more writes at once"
+        );
+    }
+}

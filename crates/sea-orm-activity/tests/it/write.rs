@@ -57,6 +57,27 @@ async fn writing_a_batch_again_keeps_one_row_per_event() {
 }
 
 #[tokio::test]
+async fn events_dated_outside_1970_to_2038_are_stored_on_every_backend() {
+    let dated = |year: i32| {
+        let mut event = varied(year as usize);
+        event.occurred_at = chrono::NaiveDate::from_ymd_opt(year, 6, 1)
+            .unwrap()
+            .and_hms_micro_opt(12, 30, 15, 123_456)
+            .unwrap()
+            .and_utc();
+        event
+    };
+    let events: Vec<ActivityEvent> = [1960, 2045, 2150].into_iter().map(dated).collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let mut read = events::all(db).await;
+        read.sort_by_key(|event| event.occurred_at);
+        assert_eq!(read, events);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_batch_larger_than_the_packet_limit_is_split() {
     // About 17.6 MB of details in one batch: more than MariaDB's default
     // 16 MiB packet, so it only fits as several statements.
@@ -189,6 +210,50 @@ async fn transactional_events_are_filled_and_scrubbed_like_queued_ones() {
         queued.id = stored.id;
         queued.occurred_at = stored.occurred_at;
         assert_eq!(queued, stored, "both paths fill and scrub alike");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn values_that_look_like_sql_or_array_syntax_are_stored_as_they_are() {
+    let hostile = [
+        "\"quoted\"",
+        "back\\slash\\",
+        "{braces}",
+        "a,b",
+        "NULL",
+        "",
+        "line\nbreak\ttab",
+        "'; DROP TABLE activity_log; --",
+        "$1",
+        "nul\u{0}inside",
+        "}\",{\"",
+    ];
+    let events: Vec<ActivityEvent> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut event = varied(i);
+            event.resource_id = Some((*text).to_owned());
+            event.tenant_id = Some((*text).to_owned());
+            event.user_agent = Some((*text).to_owned());
+            event.route = Some((*text).to_owned());
+            event.details = Some(json!({ *text: *text }));
+            event
+        })
+        .collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let read = events::all(db).await;
+        assert_eq!(read.len(), hostile.len());
+        for (read, text) in read.iter().zip(hostile) {
+            let stored = text.replace('\0', "\u{FFFD}");
+            assert_eq!(read.resource_id.as_deref(), Some(stored.as_str()));
+            assert_eq!(read.tenant_id.as_deref(), Some(stored.as_str()));
+            assert_eq!(read.user_agent.as_deref(), Some(stored.as_str()));
+            assert_eq!(read.route.as_deref(), Some(stored.as_str()));
+            assert_eq!(read.details, Some(json!({ stored.clone(): stored })));
+        }
     })
     .await;
 }
