@@ -153,9 +153,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
     /// on every poll, for entries that reached the store late;
     /// [`DEFAULT_LOOKBACK`] unless set. A longer look-back follows slower
     /// writers (another instance's recorder catching up after an outage) at
-    /// the cost of reading that much of the log again on every poll. Entries
-    /// made before the client connected are looked for at most
-    /// [`DEFAULT_LOOKBACK`] back.
+    /// the cost of reading that much of the log again on every poll.
     pub fn lookback(mut self, lookback: Duration) -> Self {
         self.lookback = lookback;
         self

@@ -20,17 +20,18 @@ pub const DEFAULT_LOOKBACK: Duration = Duration::from_secs(5);
 /// batch some time after the events were made, another instance's writer may
 /// lag, and an event logged inside a transaction gets its id before the
 /// transaction commits. A follower therefore reads again the entries made in
-/// the last [`lookback`](Follower::lookback) before the newest it has seen, and
-/// returns those it has not returned yet; an entry that arrives later than that
-/// after newer ones is not followed (listings still show it).
+/// the look-back window before the newest it has seen, and returns those it
+/// has not returned yet; an entry that arrives later than that after newer
+/// ones is not followed (listings still show it).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use tower_activity::{Action, ActivityEvent, ActivityFilter, ActivitySink, Follower, MemorySink};
+/// use tower_activity::{Action, ActivityEvent, ActivityFilter, ActivitySink, DEFAULT_LOOKBACK, Follower, MemorySink};
 ///
 /// let store = MemorySink::new();
 /// let late = ActivityEvent::builder(Action::Read).build().unwrap();
-/// let mut follower = Follower::start(&store, ActivityFilter::new()).await.unwrap();
+/// let filter = ActivityFilter::new();
+/// let mut follower = Follower::start(&store, filter, DEFAULT_LOOKBACK).await.unwrap();
 ///
 /// let newer = ActivityEvent::builder(Action::Update).build().unwrap();
 /// store.write_batch(&[newer.clone()]).await.unwrap();
@@ -47,48 +48,62 @@ pub struct Follower {
     filter: ActivityFilter,
     /// Nothing at or before this id is returned.
     floor: Uuid,
+    /// The newest entry returned, or the floor.
+    last: Uuid,
     /// The Unix millisecond of the newest entry returned, or of the start.
     high_water: u64,
     lookback: Duration,
     /// Ids returned (or present at the start) within the look-back window.
     seen: HashSet<Uuid>,
+    caught_up: bool,
 }
 
 impl Follower {
-    /// Follows entries that arrive from now on. The entries made in the last
-    /// [`DEFAULT_LOOKBACK`] are read once, so that they are not taken for new.
-    pub async fn start<S: ActivityStore>(store: &S, filter: ActivityFilter) -> Result<Follower, StoreError> {
+    /// Follows entries that arrive from now on, looking `lookback` back for
+    /// late ones. The entries made in the last `lookback` are read once, so
+    /// that they are not taken for new.
+    pub async fn start<S: ActivityStore>(
+        store: &S,
+        filter: ActivityFilter,
+        lookback: Duration,
+    ) -> Result<Follower, StoreError> {
         let now = now_millis();
         let mut follower = Follower {
             filter,
             floor: Uuid::nil(),
+            last: Uuid::nil(),
             high_water: now,
-            lookback: DEFAULT_LOOKBACK,
+            lookback,
             seen: HashSet::new(),
+            caught_up: true,
         };
         follower.floor = floor_id(follower.lower_millis());
+        follower.last = follower.floor;
         let present = follower.read(store, follower.floor).await?;
         follower.seen.extend(present.iter().map(|event| event.id));
         Ok(follower)
     }
 
-    /// Follows entries after the entry `id`: for a client resuming where it
-    /// stopped.
-    pub fn after(filter: ActivityFilter, id: Uuid) -> Follower {
+    /// Follows entries after the entry `id`, looking `lookback` back for late
+    /// ones: for a client resuming where it stopped. A backlog older than the
+    /// look-back is read a page per [`poll`](Self::poll).
+    pub fn after(filter: ActivityFilter, id: Uuid, lookback: Duration) -> Follower {
         Follower {
             filter,
             floor: id,
+            last: id,
             high_water: millis_of(id),
-            lookback: DEFAULT_LOOKBACK,
+            lookback,
             seen: HashSet::new(),
+            caught_up: false,
         }
     }
 
-    /// How far back before the newest entry returned to look again for late
-    /// entries; [`DEFAULT_LOOKBACK`] unless set.
-    pub fn lookback(mut self, lookback: Duration) -> Follower {
-        self.lookback = lookback;
-        self
+    /// Whether the last [`poll`](Self::poll) read up to the present; `false`
+    /// while a backlog is being read a page at a time, when polling again at
+    /// once makes sense.
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
     }
 
     /// Takes `events` as already returned: for entries shown by other means,
@@ -96,14 +111,35 @@ impl Follower {
     pub fn mark_seen<'a>(&mut self, events: impl IntoIterator<Item = &'a ActivityEvent>) {
         for event in events {
             self.high_water = self.high_water.max(millis_of(event.id));
+            self.last = self.last.max(event.id);
             self.seen.insert(event.id);
         }
     }
 
     /// The entries that arrived since the last poll, oldest first.
+    ///
+    /// While the newest entry returned is older than the look-back, this
+    /// reads one page after it; then it reads the whole look-back window,
+    /// whose size is bounded by the rate of entries.
     pub async fn poll<S: ActivityStore>(&mut self, store: &S) -> Result<Vec<ActivityEvent>, StoreError> {
-        let lower = floor_id(self.lower_millis()).max(self.floor);
-        let mut new = self.read(store, lower).await?;
+        let lookback = u64::try_from(self.lookback.as_millis()).unwrap_or(u64::MAX);
+        let present = floor_id(now_millis().saturating_sub(lookback));
+        let mut new = if self.last < present {
+            let query = ActivityQuery::new(self.filter.clone())
+                .order(Order::OldestFirst)
+                .after(Some(Cursor::after_event(self.last)))
+                .limit(MAX_PAGE_LIMIT);
+            let page = store.list(&query).await?;
+            if let Some(last) = page.events.last() {
+                self.last = last.id;
+            }
+            self.caught_up = page.next.is_none();
+            page.events
+        } else {
+            let lower = floor_id(self.lower_millis()).max(self.floor);
+            self.caught_up = true;
+            self.read(store, lower).await?
+        };
         new.retain(|event| self.seen.insert(event.id));
         self.mark_seen(&new);
         let window = self.lower_millis();
@@ -174,17 +210,26 @@ mod tests {
     async fn entries_present_at_the_start_are_not_new() {
         let store = MemorySink::new();
         store.write_batch(&[event()]).await.unwrap();
-        let mut follower = Follower::start(&store, ActivityFilter::new()).await.unwrap();
+        let mut follower = Follower::start(&store, ActivityFilter::new(), DEFAULT_LOOKBACK)
+            .await
+            .unwrap();
         assert!(follower.poll(&store).await.unwrap().is_empty());
     }
 
     #[tokio::test]
     async fn entries_beyond_a_page_are_all_returned_in_order() {
         let store = MemorySink::new();
-        let mut follower = Follower::start(&store, ActivityFilter::new()).await.unwrap();
+        let mut follower = Follower::start(&store, ActivityFilter::new(), DEFAULT_LOOKBACK)
+            .await
+            .unwrap();
         let batch: Vec<_> = (0..2_500).map(|_| event()).collect();
         store.write_batch(&batch).await.unwrap();
-        assert_eq!(follower.poll(&store).await.unwrap(), batch);
+        let mut read = follower.poll(&store).await.unwrap();
+        while !follower.caught_up() {
+            read.extend(follower.poll(&store).await.unwrap());
+        }
+        assert_eq!(read, batch);
+        assert!(follower.poll(&store).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -192,8 +237,30 @@ mod tests {
         let store = MemorySink::new();
         let (seen, unseen) = (event(), event());
         store.write_batch(&[seen.clone(), unseen.clone()]).await.unwrap();
-        let mut follower = Follower::after(ActivityFilter::new(), seen.id);
+        let mut follower = Follower::after(ActivityFilter::new(), seen.id, DEFAULT_LOOKBACK);
         assert_eq!(follower.poll(&store).await.unwrap(), vec![unseen]);
+    }
+
+    #[tokio::test]
+    async fn an_old_backlog_is_read_a_page_per_poll() {
+        let store = MemorySink::new();
+        let resumed = event();
+        let backlog: Vec<_> = (0..2 * MAX_PAGE_LIMIT + 10).map(|_| event()).collect();
+        store.write_batch(&backlog).await.unwrap();
+        let mut follower = Follower::after(ActivityFilter::new(), resumed.id, Duration::ZERO);
+        let mut read = Vec::new();
+        let mut polls = 0;
+        loop {
+            let page = follower.poll(&store).await.unwrap();
+            polls += 1;
+            assert!(page.len() <= MAX_PAGE_LIMIT);
+            read.extend(page);
+            if follower.caught_up() {
+                break;
+            }
+        }
+        assert_eq!(read, backlog);
+        assert_eq!(polls, 3);
     }
 
     #[tokio::test]
@@ -204,7 +271,9 @@ mod tests {
             event.id = floor_id(millis_of(event.id) - 60_000);
             event
         };
-        let mut follower = Follower::start(&store, ActivityFilter::new()).await.unwrap();
+        let mut follower = Follower::start(&store, ActivityFilter::new(), DEFAULT_LOOKBACK)
+            .await
+            .unwrap();
         store.write_batch(&[ancient]).await.unwrap();
         assert!(follower.poll(&store).await.unwrap().is_empty());
     }
@@ -212,7 +281,7 @@ mod tests {
     #[tokio::test]
     async fn only_matching_entries_are_followed() {
         let store = MemorySink::new();
-        let mut follower = Follower::start(&store, ActivityFilter::new().tenant("acme"))
+        let mut follower = Follower::start(&store, ActivityFilter::new().tenant("acme"), DEFAULT_LOOKBACK)
             .await
             .unwrap();
         let acme = ActivityEvent::builder(Action::Read)

@@ -13,7 +13,8 @@ use sea_orm_migration::MigratorTrait;
 use tokio::io::AsyncWrite;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Follower, Order,
+    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK, Follower,
+    Order,
 };
 
 use crate::args::{Cli, Command};
@@ -246,7 +247,7 @@ async fn tail(
     // What is already there is not new: only the latest `lines` of it are
     // shown. The follower starts first, so an entry arriving in between is
     // shown too.
-    let mut follower = Follower::start(store, filter.clone())
+    let mut follower = Follower::start(store, filter.clone(), DEFAULT_LOOKBACK)
         .await
         .map_err(doing("query failed"))?;
     if lines > 0 {
@@ -260,9 +261,12 @@ async fn tail(
         follower.mark_seen(&events);
     }
     loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            () = tokio::time::sleep(interval) => {}
+        // A backlog (more than a page arrived at once) is read without waiting.
+        if follower.caught_up() {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                () = tokio::time::sleep(interval) => {}
+            }
         }
         let new = follower.poll(store).await.map_err(doing("query failed"))?;
         show(&new)?;
