@@ -82,6 +82,7 @@
 //! ```
 
 mod access;
+mod admission;
 mod api_error;
 mod export;
 mod query_params;
@@ -91,18 +92,17 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{RawPathParams, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_activity::{ActivityCount, ActivityFilter, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK};
+use tower_activity::{ActivityCount, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK};
 use uuid::Uuid;
 
 pub use self::access::{AuthorizeLogAccess, LogAccess};
+use self::admission::{Admitted, EntryEndpoint, ListEndpoint, StatsEndpoint};
 use self::api_error::ApiError;
-use self::query_params::{Endpoint, QueryParams};
 
 /// The shortest poll and keep-alive interval of the live stream: shorter
 /// ones are raised to it, so a stream never spins.
@@ -194,7 +194,7 @@ impl<S, A> fmt::Debug for LogRouter<S, A> {
 /// What every endpoint shares.
 pub(crate) struct Shared<S, A> {
     pub(crate) store: S,
-    authorize: A,
+    pub(crate) authorize: A,
     pub(crate) poll_interval: Duration,
     pub(crate) keep_alive: Duration,
     pub(crate) lookback: Duration,
@@ -208,85 +208,46 @@ impl From<ApiError> for Response {
     }
 }
 
-/// Runs the authorization check, then reads the query string; nothing else
-/// happens before both pass.
-pub(crate) async fn admit<S, A: AuthorizeLogAccess>(
-    shared: &Shared<S, A>,
-    request: &Parts,
-    endpoint: Endpoint,
-) -> Result<(LogAccess, QueryParams), Response> {
-    let access = shared.authorize.authorize(request).await?;
-    let params = QueryParams::parse(request.uri.query(), endpoint)?;
-    Ok((access, params))
-}
-
-/// The filter the parameters describe, limited to what `access` may read.
-pub(crate) fn scoped_filter(access: &LogAccess, params: &QueryParams) -> Result<ActivityFilter, ApiError> {
-    let mut filter = params.filter()?;
-    access.scope(&mut filter)?;
-    Ok(filter)
-}
-
-/// The response of a handler whose every failure is already a response.
-fn respond(result: Result<Response, Response>) -> Response {
-    result.unwrap_or_else(|refusal| refusal)
-}
-
 async fn list<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): SharedState<S, A>,
-    request: Request,
-) -> Response {
-    let (parts, _) = request.into_parts();
-    respond(
-        async {
-            let (access, params) = admit(&shared, &parts, Endpoint::List).await?;
-            let query = ActivityQuery::new(scoped_filter(&access, &params)?)
-                .order(params.order()?)
-                .after(params.cursor()?)
-                .limit(params.limit()?);
-            let page = shared
-                .store
-                .list(&query)
-                .await
-                .map_err(|error| ApiError::store(&error))?;
-            Ok(Json(page).into_response())
-        }
-        .await,
-    )
+    admitted: Admitted<ListEndpoint>,
+) -> Result<Response, Response> {
+    let params = &admitted.params;
+    let query = ActivityQuery::new(admitted.filter()?)
+        .order(params.order()?)
+        .after(params.cursor()?)
+        .limit(params.limit()?);
+    let page = shared
+        .store
+        .list(&query)
+        .await
+        .map_err(|error| ApiError::store(&error))?;
+    Ok(Json(page).into_response())
 }
 
 async fn entry<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): SharedState<S, A>,
-    request: Request,
-) -> Response {
-    let (mut parts, _) = request.into_parts();
-    respond(
-        async {
-            let (access, _) = admit(&shared, &parts, Endpoint::Entry).await?;
-            // By name, and the last of that name: the router may be nested
-            // under parameters of the application's, as in
-            // `/orgs/{org}/activity`, even one also called `id`.
-            let params = RawPathParams::from_request_parts(&mut parts, &())
-                .await
-                .map_err(IntoResponse::into_response)?;
-            let id = params
-                .iter()
-                .filter(|(name, _)| *name == "id")
-                .last()
-                .and_then(|(_, id)| Uuid::try_parse(id).ok())
-                .ok_or_else(|| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
-            let event = shared
-                .store
-                .get(id)
-                .await
-                .map_err(|error| ApiError::store(&error))?;
-            match event {
-                Some(event) if access.allows(event.tenant_id.as_deref()) => Ok(Json(event).into_response()),
-                _ => Err(ApiError::entry_not_found().into()),
-            }
-        }
-        .await,
-    )
+    admitted: Admitted<EntryEndpoint>,
+    params: RawPathParams,
+) -> Result<Response, Response> {
+    // By name, and the last of that name: the router may be nested under
+    // parameters of the application's, as in `/orgs/{org}/activity`, even
+    // one also called `id`.
+    let id = params
+        .iter()
+        .filter(|(name, _)| *name == "id")
+        .last()
+        .and_then(|(_, id)| Uuid::try_parse(id).ok())
+        .ok_or_else(|| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
+    let event = shared
+        .store
+        .get(id)
+        .await
+        .map_err(|error| ApiError::store(&error))?;
+    match event {
+        Some(event) if admitted.access.allows(event.tenant_id.as_deref()) => Ok(Json(event).into_response()),
+        _ => Err(ApiError::entry_not_found().into()),
+    }
 }
 
 /// The body of `GET /stats`.
@@ -298,21 +259,13 @@ struct Stats {
 
 async fn stats<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): SharedState<S, A>,
-    request: Request,
-) -> Response {
-    let (parts, _) = request.into_parts();
-    respond(
-        async {
-            let (access, params) = admit(&shared, &parts, Endpoint::Stats).await?;
-            let filter = scoped_filter(&access, &params)?;
-            let counts = shared
-                .store
-                .counts(&filter)
-                .await
-                .map_err(|error| ApiError::store(&error))?;
-            let total = counts.iter().map(|count| count.count).sum();
-            Ok(Json(Stats { total, counts }).into_response())
-        }
-        .await,
-    )
+    admitted: Admitted<StatsEndpoint>,
+) -> Result<Response, Response> {
+    let counts = shared
+        .store
+        .counts(&admitted.filter()?)
+        .await
+        .map_err(|error| ApiError::store(&error))?;
+    let total = counts.iter().map(|count| count.count).sum();
+    Ok(Json(Stats { total, counts }).into_response())
 }

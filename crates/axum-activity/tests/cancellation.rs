@@ -1,9 +1,10 @@
 //! A request whose handler future is dropped before it answered (the client
 //! went away, a timeout fired) is still recorded, once.
 
+mod support;
+
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -23,7 +24,7 @@ use axum_activity::{
 use http_body::{Frame, SizeHint};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
 
 /// Fails the test instead of hanging when `future` never completes.
@@ -79,13 +80,7 @@ async fn client_leaving_mid_handler_leaves_a_cancelled_event() {
         )
         .with_state(probe)
         .layer(ActivityLayer::new().recorder(recorder.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    let (address, server) = support::serve(app).await;
 
     let mut client = TcpStream::connect(address).await.unwrap();
     client

@@ -1,6 +1,8 @@
 //! The log router's live stream, over a real connection: entries written
 //! after the client connected arrive as server-sent events.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +14,7 @@ use axum::response::Response;
 use axum_activity::router::{LogAccess, LogRouter};
 use axum_activity::{Action, ActivityEvent, ActivitySink, ActivityStore, MemorySink};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tower_activity::{ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, StoreError};
 use uuid::Uuid;
@@ -44,10 +46,7 @@ async fn serve_with<S: ActivityStore>(
 ) -> std::net::SocketAddr {
     let router = LogRouter::new(store, authorize as Authorize).poll_interval(Duration::from_millis(10));
     let app: Router = Router::new().nest("/log", configure(router).into_router());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    address
+    support::serve(app).await.0
 }
 
 /// A raw HTTP/1.1 client reading an event stream.

@@ -1,7 +1,8 @@
 //! A streaming body goes to the client chunk by chunk through the wrapper:
 //! it is never buffered, even when it is labelled JSON.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use axum::routing::get;
 use axum_activity::{Action, ActivityLayer, MemorySink, Outcome, Recorder, audited};
 use futures_util::stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 /// The handler's stream waits on this before its last chunk.
@@ -67,13 +68,7 @@ async fn first_chunk_reaches_the_client_before_the_stream_ends() {
         .with_state(release)
         .layer(ActivityLayer::new().recorder(recorder.clone()));
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    let (address, server) = support::serve(app).await;
 
     let mut client = TcpStream::connect(address).await.unwrap();
     client

@@ -1,7 +1,5 @@
 //! [`SeaOrmStore`]: the activity log in a database, and its read side.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -103,24 +101,18 @@ impl SeaOrmStore {
             .await?;
         // Values this version cannot read are counted under their fallbacks
         // (see `ActivityEvent::from(Model)`), merged with the readable ones.
-        let mut counts = BTreeMap::new();
+        let mut counts = Vec::with_capacity(rows.len());
         for (day, action, outcome, count) in rows {
             let invalid =
                 |what: &str, value: &str| DbErr::Type(format!("activity_log: invalid {what} {value:?}"));
-            let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| invalid("day", &day))?;
-            let count = u64::try_from(count).map_err(|_| invalid("count", &count.to_string()))?;
-            let key = (day, read_action(None, &action), read_outcome(None, &outcome));
-            *counts.entry(key).or_insert(0) += count;
+            counts.push(ActivityCount {
+                day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| invalid("day", &day))?,
+                action: read_action(None, &action),
+                outcome: read_outcome(None, &outcome),
+                count: u64::try_from(count).map_err(|_| invalid("count", &count.to_string()))?,
+            });
         }
-        Ok(counts
-            .into_iter()
-            .map(|((day, action, outcome), count)| ActivityCount {
-                day,
-                action,
-                outcome,
-                count,
-            })
-            .collect())
+        Ok(ActivityCount::tally(counts))
     }
 }
 

@@ -93,24 +93,17 @@ impl ActivityStore for MemorySink {
     }
 
     async fn counts(&self, filter: &ActivityFilter) -> Result<Vec<ActivityCount>, StoreError> {
-        let mut counts = BTreeMap::new();
-        for event in self.lock().values().filter(|event| filter.matches(event)) {
-            let key = (
-                event.occurred_at.date_naive(),
-                event.action.clone(),
-                event.outcome,
-            );
-            *counts.entry(key).or_insert(0) += 1;
-        }
-        Ok(counts
-            .into_iter()
-            .map(|((day, action, outcome), count)| ActivityCount {
-                day,
-                action,
-                outcome,
-                count,
-            })
-            .collect())
+        let events = self.lock();
+        let counts = events
+            .values()
+            .filter(|event| filter.matches(event))
+            .map(|event| ActivityCount {
+                day: event.occurred_at.date_naive(),
+                action: event.action.clone(),
+                outcome: event.outcome,
+                count: 1,
+            });
+        Ok(ActivityCount::tally(counts))
     }
 }
 

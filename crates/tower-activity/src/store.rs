@@ -1,6 +1,7 @@
 //! Reading the log back: filters, keyset pagination and counts, and the trait
 //! that stores implement.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
@@ -299,6 +300,25 @@ pub struct ActivityCount {
     pub outcome: Outcome,
     /// How many.
     pub count: u64,
+}
+
+impl ActivityCount {
+    /// Adds up `counts` of the same day, action and outcome, sorted by day,
+    /// action and outcome: how stores report [`ActivityStore::counts`].
+    pub fn tally(counts: impl IntoIterator<Item = ActivityCount>) -> Vec<ActivityCount> {
+        let mut sums = BTreeMap::new();
+        for count in counts {
+            *sums.entry((count.day, count.action, count.outcome)).or_insert(0) += count.count;
+        }
+        sums.into_iter()
+            .map(|((day, action, outcome), count)| ActivityCount {
+                day,
+                action,
+                outcome,
+                count,
+            })
+            .collect()
+    }
 }
 
 /// A store that could not answer.

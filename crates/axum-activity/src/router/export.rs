@@ -6,16 +6,16 @@ use std::io;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tower_activity::export::{ExportFormat, UnknownExportFormat};
 use tower_activity::{ActivityPage, ActivityQuery, ActivityStore};
 
+use super::admission::{Admitted, ExportEndpoint};
 use super::api_error::ApiError;
-use super::query_params::Endpoint;
-use super::{AuthorizeLogAccess, Shared, admit, respond, scoped_filter};
+use super::{AuthorizeLogAccess, Shared};
 
 /// The entries read from the store per page, and so per chunk sent.
 const PAGE_SIZE: usize = 500;
@@ -33,35 +33,28 @@ fn format(value: Option<&str>) -> Result<ExportFormat, ApiError> {
 /// the client sees an incomplete transfer rather than a short file.
 pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): State<Arc<Shared<S, A>>>,
-    request: Request,
-) -> Response {
-    let (parts, _) = request.into_parts();
-    respond(
-        async {
-            let (access, params) = admit(&shared, &parts, Endpoint::Export).await?;
-            let format = format(params.get("format"))?;
-            let query = ActivityQuery::new(scoped_filter(&access, &params)?)
-                .order(params.order()?)
-                .limit(PAGE_SIZE);
-            let first = shared
-                .store
-                .list(&query)
-                .await
-                .map_err(|error| ApiError::store(&error))?;
-            let body = Body::from_stream(pages(shared, query, first, format));
-            let disposition = format!(
-                "attachment; filename=\"activity-log.{}\"",
-                format.file_extension()
-            );
-            let headers = [
-                (CONTENT_TYPE, format.content_type().to_owned()),
-                (CONTENT_DISPOSITION, disposition),
-                (CACHE_CONTROL, "no-store".to_owned()),
-            ];
-            Ok((headers, body).into_response())
-        }
-        .await,
-    )
+    admitted: Admitted<ExportEndpoint>,
+) -> Result<Response, Response> {
+    let format = format(admitted.params.get("format"))?;
+    let query = ActivityQuery::new(admitted.filter()?)
+        .order(admitted.params.order()?)
+        .limit(PAGE_SIZE);
+    let first = shared
+        .store
+        .list(&query)
+        .await
+        .map_err(|error| ApiError::store(&error))?;
+    let body = Body::from_stream(pages(shared, query, first, format));
+    let disposition = format!(
+        "attachment; filename=\"activity-log.{}\"",
+        format.file_extension()
+    );
+    let headers = [
+        (CONTENT_TYPE, format.content_type().to_owned()),
+        (CONTENT_DISPOSITION, disposition),
+        (CACHE_CONTROL, "no-store".to_owned()),
+    ];
+    Ok((headers, body).into_response())
 }
 
 /// What the export sends next.

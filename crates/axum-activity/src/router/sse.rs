@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::vec;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -13,9 +13,9 @@ use futures_util::{Stream, stream};
 use tower_activity::{ActivityEvent, ActivityStore, Follower};
 use uuid::Uuid;
 
+use super::admission::{Admitted, StreamEndpoint};
 use super::api_error::ApiError;
-use super::query_params::Endpoint;
-use super::{AuthorizeLogAccess, Shared, admit, respond, scoped_filter};
+use super::{AuthorizeLogAccess, Shared};
 
 /// The header a reconnecting `EventSource` sends with the id of the last
 /// event it received.
@@ -26,26 +26,20 @@ const LAST_EVENT_ID: &str = "last-event-id";
 /// `activity`, has the entry's id as its `id:` and the entry as JSON data.
 pub(crate) async fn stream<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): State<Arc<Shared<S, A>>>,
-    request: Request,
-) -> Response {
-    let (parts, _) = request.into_parts();
-    respond(
-        async {
-            let (access, params) = admit(&shared, &parts, Endpoint::Stream).await?;
-            let filter = scoped_filter(&access, &params)?;
-            let follower = match last_event_id(&parts.headers)? {
-                Some(id) => Follower::after(filter, id, shared.lookback),
-                None => Follower::start(&shared.store, filter, shared.lookback)
-                    .await
-                    .map_err(|error| ApiError::store(&error))?,
-            };
-            let keep_alive = KeepAlive::new().interval(shared.keep_alive);
-            Ok(Sse::new(follow(shared, follower))
-                .keep_alive(keep_alive)
-                .into_response())
-        }
-        .await,
-    )
+    admitted: Admitted<StreamEndpoint>,
+    headers: HeaderMap,
+) -> Result<Response, Response> {
+    let filter = admitted.filter()?;
+    let follower = match last_event_id(&headers)? {
+        Some(id) => Follower::after(filter, id, shared.lookback),
+        None => Follower::start(&shared.store, filter, shared.lookback)
+            .await
+            .map_err(|error| ApiError::store(&error))?,
+    };
+    let keep_alive = KeepAlive::new().interval(shared.keep_alive);
+    Ok(Sse::new(follow(shared, follower))
+        .keep_alive(keep_alive)
+        .into_response())
 }
 
 fn last_event_id(headers: &HeaderMap) -> Result<Option<Uuid>, ApiError> {

@@ -1,0 +1,82 @@
+//! Admission to the log router: the authorization check, then the query
+//! string, as an extractor every endpoint takes first.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use tower_activity::ActivityFilter;
+
+use super::Shared;
+use super::access::{AuthorizeLogAccess, LogAccess};
+use super::api_error::ApiError;
+use super::query_params::{Endpoint, QueryParams};
+
+/// An endpoint of the router, by the parameters it accepts.
+pub(crate) trait EndpointKind: Send + Sync {
+    const ENDPOINT: Endpoint;
+}
+
+macro_rules! endpoints {
+    ($($(#[$doc:meta])* $name:ident => $endpoint:ident,)*) => {$(
+        $(#[$doc])*
+        pub(crate) struct $name;
+
+        impl EndpointKind for $name {
+            const ENDPOINT: Endpoint = Endpoint::$endpoint;
+        }
+    )*};
+}
+
+endpoints! {
+    /// `GET /`.
+    ListEndpoint => List,
+    /// `GET /{id}`.
+    EntryEndpoint => Entry,
+    /// `GET /stream`.
+    StreamEndpoint => Stream,
+    /// `GET /export`.
+    ExportEndpoint => Export,
+    /// `GET /stats`.
+    StatsEndpoint => Stats,
+}
+
+/// A request to endpoint `E` that passed the authorization check, and its
+/// query string, read. Nothing else happens before both pass: the check runs
+/// before the query string is even looked at.
+pub(crate) struct Admitted<E> {
+    pub(crate) access: LogAccess,
+    pub(crate) params: QueryParams,
+    endpoint: PhantomData<E>,
+}
+
+impl<E> Admitted<E> {
+    /// The filter the parameters describe, limited to what the access may
+    /// read.
+    pub(crate) fn filter(&self) -> Result<ActivityFilter, ApiError> {
+        let mut filter = self.params.filter()?;
+        self.access.scope(&mut filter)?;
+        Ok(filter)
+    }
+}
+
+impl<S, A, E> FromRequestParts<Arc<Shared<S, A>>> for Admitted<E>
+where
+    S: Send + Sync,
+    A: AuthorizeLogAccess,
+    E: EndpointKind,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared<S, A>>) -> Result<Self, Response> {
+        let access = shared.authorize.authorize(parts).await?;
+        let params = QueryParams::parse(parts.uri.query(), E::ENDPOINT)?;
+        Ok(Admitted {
+            access,
+            params,
+            endpoint: PhantomData,
+        })
+    }
+}
