@@ -317,7 +317,7 @@ fn section(options: &HttpOptions, summaries: &[Summary], skipped: Vec<String>) -
         "2xx counts every request, warmup included. Persisted is the number of rows in `activity_log` \
          after the server's graceful shutdown, not counting the recorder's `activity.dropped` reports \
          (for the null sink: the events it was given); each round is checked on its own. Recorder: \
-         default settings (queue 10,000, batches of 500 or 100 ms).",
+         default settings (queue 50,000, batches of 500 or 100 ms).",
     );
     for note in skipped {
         persistence.note(note);

@@ -271,8 +271,8 @@ fn section(options: IngestOptions, runs: &[Run]) -> Section {
     }
     table.note(format!(
         "Batched: `Recorder::record_wait` (waits for room, never drops) with default settings (queue \
-         10,000, batches of 500), timed from the first event to the end of `shutdown()`; each batch is \
-         one transaction of multi-row inserts. One INSERT per event: sea-orm `Entity::insert(..)`, \
+         50,000, batches of 500), timed from the first event to the end of `shutdown()`; each batch is \
+         one transaction (on PostgreSQL one `UNNEST` insert, elsewhere multi-row inserts). One INSERT per event: sea-orm `Entity::insert(..)`, \
          awaited one after the other, each its own transaction, on the first {} events (the rate does \
          not depend on the count). COPY: text format from the same events, encoding included, one \
          statement. Every run starts from an empty, migrated table with its indexes.",

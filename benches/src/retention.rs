@@ -112,8 +112,9 @@ pub(crate) async fn run(options: RetentionOptions, servers: &Servers) -> Result<
     }
     table.row(vec![
         format!(
-            "prune (`SeaOrmStore::prune`, chunks of {})",
-            count(sea_orm_activity::DEFAULT_CHUNK_SIZE as u64)
+            "prune (`SeaOrmStore::prune`, chunks of {} {} ms apart)",
+            count(sea_orm_activity::DEFAULT_CHUNK_SIZE as u64),
+            sea_orm_activity::DEFAULT_CHUNK_PAUSE.as_millis()
         ),
         format!("{prune_seconds:.1}"),
         format!("{} deleted", count(pruned.pruned)),

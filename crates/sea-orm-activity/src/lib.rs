@@ -97,6 +97,6 @@ pub use crate::retention::{
     ActionPattern, DEFAULT_RULE, InvalidActionPattern, PRUNED_ACTION, RetentionPolicy, RetentionReport,
 };
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
-pub use crate::store::{DEFAULT_CHUNK_SIZE, SeaOrmStore};
+pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;
 pub use tower_activity::export::{ExportFormat, UnknownExportFormat};

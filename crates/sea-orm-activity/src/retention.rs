@@ -228,8 +228,9 @@ impl SeaOrmStore {
     /// earliest time every backend stores), such as one keeping entries for
     /// [`Duration::MAX`], deletes nothing. Entries are deleted in chunks of
     /// [`chunk_size`](SeaOrmStore::chunk_size), each its own short
-    /// transaction, so inserts keep flowing during a large prune; a prune that
-    /// fails part-way keeps what it deleted and can simply run again.
+    /// transaction, with a [pause](SeaOrmStore::chunk_pause) between them, so
+    /// inserts keep flowing during a large prune; a prune that fails part-way
+    /// keeps what it deleted and can simply run again.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -295,6 +296,9 @@ impl SeaOrmStore {
                 match deleted.reached {
                     Some(time) if !deleted.last => reached = Some(time),
                     _ => break,
+                }
+                if !self.chunk_pause.is_zero() {
+                    tokio::time::sleep(self.chunk_pause).await;
                 }
             }
             report.by_rule.insert(rule, pruned);

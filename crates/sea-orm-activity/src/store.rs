@@ -5,6 +5,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
+use std::time::Duration;
 use tower_activity::{
     ActivityCount, ActivityEvent, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, StoreError,
 };
@@ -16,6 +17,9 @@ use crate::filter;
 /// The default number of rows a prune, an anonymization or an export handles
 /// per chunk.
 pub const DEFAULT_CHUNK_SIZE: usize = 1_000;
+
+/// The pause between two chunks of a prune by default.
+pub const DEFAULT_CHUNK_PAUSE: Duration = Duration::from_millis(5);
 
 /// The activity log in the `activity_log` table, over a sea-orm connection
 /// to SQLite, PostgreSQL or MySQL / MariaDB.
@@ -50,6 +54,7 @@ pub const DEFAULT_CHUNK_SIZE: usize = 1_000;
 pub struct SeaOrmStore {
     pub(crate) db: DatabaseConnection,
     pub(crate) chunk_size: usize,
+    pub(crate) chunk_pause: Duration,
 }
 
 impl SeaOrmStore {
@@ -59,6 +64,7 @@ impl SeaOrmStore {
         SeaOrmStore {
             db,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            chunk_pause: DEFAULT_CHUNK_PAUSE,
         }
     }
 
@@ -67,6 +73,14 @@ impl SeaOrmStore {
     /// transaction). The default is [`DEFAULT_CHUNK_SIZE`].
     pub fn chunk_size(mut self, rows: usize) -> Self {
         self.chunk_size = rows.max(1);
+        self
+    }
+
+    /// Sets the pause between two chunks of a prune, which spreads a large
+    /// prune's writes so that the database keeps answering inserts quickly.
+    /// The default is [`DEFAULT_CHUNK_PAUSE`].
+    pub fn chunk_pause(mut self, pause: Duration) -> Self {
+        self.chunk_pause = pause;
         self
     }
 

@@ -174,13 +174,14 @@ struct WriterConfig {
 impl Recorder {
     /// Starts configuring a recorder that writes to `sink`.
     ///
-    /// Defaults: a queue of 10,000 events, batches of up to 500 events or
-    /// 100 ms, retries from 100 ms doubling to 10 s, a 30 s timeout per batch
+    /// Defaults: a queue of 50,000 events (enough to ride out a database
+    /// stall of half a second at 100,000 events/s), batches of up to 500
+    /// events or 100 ms, retries from 100 ms doubling to 10 s, a 30 s timeout per batch
     /// write and a 30 s shutdown timeout.
     pub fn builder<S: ActivitySink>(sink: S) -> RecorderBuilder<S> {
         RecorderBuilder {
             sink,
-            capacity: 10_000,
+            capacity: 50_000,
             policy: EventPolicy::default(),
             shutdown_timeout: Duration::from_secs(30),
             writer: WriterConfig {
