@@ -5,6 +5,9 @@
 //! ```text
 //! valgrind --tool=callgrind target/release/activity-bench requests --variant null-sink --count 20000
 //! ```
+//!
+//! The database variants write to the database at `--database-url`, which is
+//! migrated first.
 
 use std::net::SocketAddr;
 
@@ -13,13 +16,21 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use tower_service::Service;
 
+use sea_orm_activity::ActivityMigrator;
+use sea_orm_migration::MigratorTrait;
+
 use crate::app::{self, Variant};
-use crate::databases::Result;
+use crate::databases::{self, Result};
 
 /// Sends `count` requests (a JSON create, then a read of it, alternately) to
 /// `variant`'s app, one at a time, then shuts its recorder down, so the
 /// writer's work is counted too.
 pub(crate) async fn run(variant: Variant, count: u64, database_url: Option<&str>) -> Result<()> {
+    if let Some(url) = database_url {
+        let db = databases::connect(url).await?;
+        ActivityMigrator::up(&db, None).await?;
+        db.close().await?;
+    }
     {
         let (mut app, recorder) = app::build(variant, database_url).await?;
         let peer: SocketAddr = "203.0.113.9:51000".parse()?;
