@@ -180,6 +180,37 @@ async fn inserts_keep_flowing_during_a_large_prune() {
 }
 
 #[tokio::test]
+async fn prune_pauses_between_chunks() {
+    let now = Utc::now();
+    let old: Vec<ActivityEvent> = (0..8).map(|i| at("read", days_before(now, 100 + i))).collect();
+    let pause = Duration::from_millis(60);
+    each_backend(async |db| {
+        events::write(db, &old).await;
+        let store = db.store().chunk_size(3).chunk_pause(pause);
+        let mut progress = Vec::new();
+        let mut paused = Vec::new();
+        let mut last = std::time::Instant::now();
+        let report = store
+            .prune_with_progress(&RetentionPolicy::new(90 * DAY), now, |pruned| {
+                paused.push(last.elapsed());
+                last = std::time::Instant::now();
+                progress.push(pruned);
+            })
+            .await
+            .unwrap();
+        assert_eq!(report.pruned, 8);
+        assert_eq!(progress, [3, 6, 8]);
+        // Each chunk after the first waits for the pause after the one before.
+        assert!(
+            paused[1..].iter().all(|gap| *gap >= pause),
+            "gaps between chunks: {paused:?}"
+        );
+        assert!(remaining(db).await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_retention_job_prunes_periodically_and_stops_on_shutdown() {
     let now = Utc::now();
     each_backend(async |db| {
