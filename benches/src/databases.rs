@@ -107,9 +107,7 @@ impl BenchDatabase {
                 }
             }
         };
-        let db = connect(&database.url).await?;
-        ActivityMigrator::up(&db, None).await?;
-        db.close().await?;
+        migrate(&database.url).await?;
         Ok(database)
     }
 
@@ -146,6 +144,14 @@ impl BenchDatabase {
         }
         Ok(())
     }
+}
+
+/// Brings the database at `url` to the latest activity log schema.
+pub(crate) async fn migrate(url: &str) -> Result<()> {
+    let db = connect(url).await?;
+    ActivityMigrator::up(&db, None).await?;
+    db.close().await?;
+    Ok(())
 }
 
 /// Connects to `url` as the benchmarks and their servers do: statement
