@@ -2,8 +2,10 @@
 //! events into a sink, retries failed batches, counts and reports drops, and
 //! flushes on shutdown.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -410,6 +412,9 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             draining: false,
             batch: Vec::with_capacity(config.batch_size),
             batch_started: None,
+            gathered: 0,
+            finished_early: BTreeMap::new(),
+            reporting: false,
         };
         let handle = tokio::spawn(writer.run());
         Recorder {
@@ -449,11 +454,27 @@ struct Writer<S> {
     batch: Vec<ActivityEvent>,
     /// When the first event of `batch` arrived.
     batch_started: Option<Instant>,
+    /// How many events have been taken from the queue into batches.
+    gathered: u64,
+    /// Batches that finished while one taken before them is still being
+    /// written, by their range of events: `processed` only moves past a
+    /// range once everything before it is done.
+    finished_early: BTreeMap<u64, u64>,
+    /// Whether an `activity.dropped` report is being written.
+    reporting: bool,
 }
 
-/// A batch write that has finished, retries included.
+/// What a write carries.
+enum Job {
+    /// The events of `Range`, counted in the order they were queued.
+    Events(Range<u64>),
+    /// An `activity.dropped` report of this many drops.
+    DropReport(u64),
+}
+
+/// A write that has finished, retries included.
 struct Written {
-    events: u64,
+    job: Job,
     ok: bool,
 }
 
@@ -464,17 +485,33 @@ impl<S: ActivitySink> Writer<S> {
             let room = in_flight.len() < self.config.concurrency;
             tokio::select! {
                 biased;
-                Some(written) = in_flight.next(), if !in_flight.is_empty() => self.finished(written).await,
+                Some(written) = in_flight.next(), if !in_flight.is_empty() => {
+                    // A report takes the place of the write that finished.
+                    if self.finished(written) && let Some((report, job)) = self.drop_report() {
+                        in_flight.push(self.write(report, job));
+                    }
+                }
                 batch = self.next_batch(), if room => match batch {
-                    Some(batch) => in_flight.push(self.write(batch)),
+                    Some(batch) => {
+                        let start = self.gathered;
+                        self.gathered += batch.len() as u64;
+                        in_flight.push(self.write(batch, Job::Events(start..self.gathered)));
+                    }
                     None => break,
                 },
             }
         }
         while let Some(written) = in_flight.next().await {
-            self.finished(written).await;
+            if self.finished(written)
+                && let Some((report, job)) = self.drop_report()
+            {
+                in_flight.push(self.write(report, job));
+            }
         }
-        self.report_drops().await;
+        if let Some((report, job)) = self.drop_report() {
+            let written = self.write(report, job).await;
+            self.finished(written);
+        }
     }
 
     /// The next batch to write, or `None` once the queue is closed and empty.
@@ -534,56 +571,67 @@ impl<S: ActivitySink> Writer<S> {
 
     /// Writes `batch` with retries, as a future of its own so that several
     /// can be under way.
-    fn write(&self, batch: Vec<ActivityEvent>) -> impl Future<Output = Written> + use<S> {
+    fn write(&self, batch: Vec<ActivityEvent>, job: Job) -> impl Future<Output = Written> + use<S> {
         let sink = self.sink.clone();
         let shutdown = self.shutdown.clone();
         let counts = self.counts.clone();
         let config = self.config;
         async move {
             let ok = write_with_retries(&*sink, &batch, shutdown, &counts, config).await;
-            Written {
-                events: batch.len() as u64,
-                ok,
+            Written { job, ok }
+        }
+    }
+
+    /// Accounts for a finished write; returns whether it succeeded.
+    fn finished(&mut self, written: Written) -> bool {
+        match written.job {
+            Job::Events(range) => {
+                if !written.ok {
+                    let events = range.end - range.start;
+                    tracing::error!(
+                        events,
+                        "activity sink still failing at the shutdown deadline: events lost"
+                    );
+                    self.counts.lost.fetch_add(events, Ordering::Relaxed);
+                    self.counts.drop_events(events, false);
+                }
+                self.finished_early.insert(range.start, range.end);
+                self.processed.send_modify(|done| {
+                    while let Some(end) = self.finished_early.remove(done) {
+                        *done = end;
+                    }
+                });
+            }
+            Job::DropReport(count) => {
+                self.reporting = false;
+                if !written.ok {
+                    // Kept for the next report.
+                    self.counts.unreported_drops.fetch_add(count, Ordering::AcqRel);
+                }
             }
         }
+        written.ok
     }
 
-    /// Accounts for a finished write, and reports drops once writing works.
-    async fn finished(&mut self, written: Written) {
-        if written.ok {
-            self.report_drops().await;
-        } else {
-            tracing::error!(
-                events = written.events,
-                "activity sink still failing at the shutdown deadline: events lost"
-            );
-            self.counts.lost.fetch_add(written.events, Ordering::Relaxed);
-            self.counts.drop_events(written.events, false);
+    /// An `activity.dropped` event with the number of events dropped since
+    /// the last report, unless a report is being written or there is nothing
+    /// to report.
+    fn drop_report(&mut self) -> Option<(Vec<ActivityEvent>, Job)> {
+        if self.reporting {
+            return None;
         }
-        self.processed.send_modify(|done| *done += written.events);
-    }
-
-    /// Writes one `activity.dropped` event with the number of events dropped
-    /// since the last report. If the write fails, the number is kept for the
-    /// next report.
-    async fn report_drops(&mut self) {
         let unreported = self.counts.unreported_drops.swap(0, Ordering::AcqRel);
         if unreported == 0 {
-            return;
+            return None;
         }
+        self.reporting = true;
         let report = ActivityEvent::builder(Action::system(DROPPED_ACTION))
             .actor(Actor::system("activity-recorder"))
             .outcome(Outcome::Warning)
             .detail("count", unreported)
             .build()
             .unwrap_or_else(|invalid| unreachable!("{invalid}"));
-        let shutdown = self.shutdown.clone();
-        let report = std::slice::from_ref(&report);
-        if !write_with_retries(&*self.sink, report, shutdown, &self.counts, self.config).await {
-            self.counts
-                .unreported_drops
-                .fetch_add(unreported, Ordering::AcqRel);
-        }
+        Some((vec![report], Job::DropReport(unreported)))
     }
 }
 

@@ -498,3 +498,77 @@ async fn batches_are_written_concurrently_up_to_what_the_sink_allows() {
         );
     }
 }
+
+/// Holds its first write at a gate; later writes go straight through.
+struct HoldFirst {
+    held: std::sync::atomic::AtomicBool,
+    gate: Semaphore,
+    sink: MemorySink,
+}
+
+impl ActivitySink for HoldFirst {
+    async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
+        if !self.held.swap(true, Ordering::SeqCst) {
+            let _permit = self.gate.acquire().await.map_err(SinkError::new)?;
+        }
+        self.sink.write_batch(batch).await
+    }
+
+    fn max_concurrent_writes(&self) -> usize {
+        2
+    }
+}
+
+#[tokio::test]
+async fn flush_waits_for_earlier_events_when_later_batches_finish_first() {
+    let sink = Arc::new(HoldFirst {
+        held: std::sync::atomic::AtomicBool::new(false),
+        gate: Semaphore::new(0),
+        sink: MemorySink::new(),
+    });
+    let recorder = Recorder::builder(sink.clone()).batch_size(10).spawn();
+    for n in 0..20 {
+        recorder.record(event(n)).unwrap();
+    }
+    let flush = tokio::spawn({
+        let recorder = recorder.clone();
+        async move { recorder.flush().await }
+    });
+    // Lets the flush take its target (this test's runtime has one thread).
+    tokio::task::yield_now().await;
+    // Events recorded after the flush, written while the first batch is held:
+    // as many events finish as the flush waits for, but not the right ones.
+    for n in 20..30 {
+        recorder.record(event(n)).unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while sink.sink.len() < 20 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the batches after the held one are written");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !flush.is_finished(),
+        "flush returned while its first batch was unwritten"
+    );
+    sink.gate.add_permits(1);
+    tokio::time::timeout(Duration::from_secs(10), flush)
+        .await
+        .expect("flush returns once every earlier event is written")
+        .unwrap();
+    let written: Vec<_> = sink
+        .sink
+        .events()
+        .into_iter()
+        .map(|event| event.resource_id)
+        .collect();
+    for n in 0..20 {
+        assert!(
+            written.contains(&Some(n.to_string())),
+            "event {n} written before flush returned"
+        );
+    }
+    recorder.shutdown().await;
+}
