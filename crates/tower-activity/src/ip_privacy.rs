@@ -73,6 +73,14 @@ impl IpPrivacy {
             }
         }
     }
+
+    /// [`apply`](Self::apply) to a stored address, which stays as it is (no
+    /// copy) under [`IpPrivacy::Keep`].
+    pub(crate) fn apply_in_place(&self, ip: &mut Option<String>) {
+        if !matches!(self, IpPrivacy::Keep) {
+            *ip = ip.take().and_then(|ip| self.apply(&ip));
+        }
+    }
 }
 
 impl fmt::Debug for IpPrivacy {

@@ -66,9 +66,7 @@ impl EventPolicy {
         if let Some(details) = &mut event.details {
             self.scrubber.scrub(details);
         }
-        if !matches!(self.ip_privacy, IpPrivacy::Keep) {
-            event.ip = event.ip.take().and_then(|ip| self.ip_privacy.apply(&ip));
-        }
+        self.ip_privacy.apply_in_place(&mut event.ip);
         cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
         cut(&mut event.resource_id, MAX_ID_CHARS);
         cut(&mut event.tenant_id, MAX_ID_CHARS);
