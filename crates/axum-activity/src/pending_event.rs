@@ -2,16 +2,17 @@
 //! before the handler consumes it, and how it writes the event at the end.
 
 use std::any::Any;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::{Body, HttpBody};
-use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, RawPathParams};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, Response, StatusCode};
 use futures_util::FutureExt;
 use serde_json::Value;
+use tower_activity::client_ip::peer_addr;
 use tower_activity::user_agent::sanitize_user_agent;
 use tower_activity::{ActivityContext, ActivityEvent, Actor, LogError, Outcome, log_activity, panic_message};
 
@@ -55,10 +56,7 @@ impl PendingEvent {
             uri_path,
             path_id,
             user_agent: parts.headers.get(USER_AGENT).cloned(),
-            peer: parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_canonical()),
+            peer: peer_addr(&parts.extensions),
             route_published: false,
         }
     }
@@ -168,10 +166,9 @@ impl PendingEvent {
         resource_id: Option<String>,
         details: Option<Value>,
     ) -> Result<(), LogError> {
-        let route = self
-            .matched_path
-            .as_ref()
-            .map(|matched| matched.as_str().to_owned());
+        // With the layer, the context gives the route: one the application
+        // set, else the matched one published here.
+        self.publish_route();
         let mut event = ActivityEvent {
             id: ActivityEvent::new_id(),
             occurred_at: ActivityEvent::now(),
@@ -186,7 +183,7 @@ impl PendingEvent {
             ip: None,
             user_agent: None,
             method: None,
-            route,
+            route: None,
             details,
         };
         if ActivityContext::current().is_none() {
@@ -199,7 +196,10 @@ impl PendingEvent {
                 .as_ref()
                 .map(|value| sanitize_user_agent(value.as_bytes()));
             event.method = Some(self.method.as_str().to_owned());
-            event.route = event.route.or_else(|| self.uri_path.take());
+            event.route = match &self.matched_path {
+                Some(matched) => Some(matched.as_str().to_owned()),
+                None => self.uri_path.take(),
+            };
         }
         log_activity(event)
     }

@@ -151,3 +151,28 @@ async fn manual_events_carry_the_route_when_the_layer_wraps_the_whole_router() {
         assert_eq!(event.route.as_deref(), Some("/reports/{id}"), "{event:#?}");
     }
 }
+
+async fn names_its_route(activity: CurrentActivity) -> StatusCode {
+    activity.set_route("/reports/{id}/render");
+    StatusCode::NO_CONTENT
+}
+
+#[tokio::test]
+async fn a_route_the_handler_sets_comes_before_the_matched_one() {
+    let (recorder, sink) = recorder();
+    let app = Router::new()
+        .route(
+            "/reports/{id}",
+            post(audited(names_its_route, Action::Read, "report").id_from_path("id")),
+        )
+        .layer(ActivityLayer::new().recorder(recorder.clone()));
+    let request = Request::post("/reports/12").body(Body::empty()).unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    recorder.flush().await;
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0].route.as_deref(), Some("/reports/{id}/render"));
+    assert_eq!(events[0].resource_id.as_deref(), Some("12"));
+}

@@ -155,8 +155,9 @@ impl TrustedProxies {
 }
 
 /// The peer address a server put in the request extensions: a plain
-/// [`SocketAddr`], or, with the `axum` feature, axum's `ConnectInfo<SocketAddr>`.
-pub(crate) fn peer_addr(extensions: &http::Extensions) -> Option<IpAddr> {
+/// [`SocketAddr`], or, with the `axum` feature, axum's `ConnectInfo<SocketAddr>`
+/// (IPv4-mapped IPv6 addresses as IPv4).
+pub fn peer_addr(extensions: &http::Extensions) -> Option<IpAddr> {
     #[cfg(feature = "axum")]
     if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
         return Some(info.0.ip().to_canonical());
