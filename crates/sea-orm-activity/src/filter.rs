@@ -81,7 +81,7 @@ fn latest_stored() -> DateTime<Utc> {
 }
 
 /// `time` rounded up to the microsecond.
-fn ceil_micros(time: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn ceil_micros(time: DateTime<Utc>) -> DateTime<Utc> {
     let truncated = time.trunc_subsecs(6);
     if truncated == time {
         return time;
@@ -233,22 +233,21 @@ mod tests {
             .tenant("acme")
             .action(Action::Create)
             .outcome(Outcome::Error);
-        let newest = page(&filter, DbBackend::Postgres, Order::NewestFirst, Some(after), 51)
-            .build(DbBackend::Postgres)
-            .to_string();
-        assert!(newest.contains(r#""id" < '"#), "{newest}");
-        assert!(
-            newest.ends_with(r#"ORDER BY "activity_log"."id" DESC LIMIT 51"#),
-            "{newest}"
-        );
-        assert!(!newest.contains("OFFSET"), "{newest}");
-        let oldest = page(&filter, DbBackend::Postgres, Order::OldestFirst, Some(after), 10)
-            .build(DbBackend::Postgres)
-            .to_string();
-        assert!(oldest.contains(r#""id" > '"#), "{oldest}");
-        assert!(
-            oldest.ends_with(r#"ORDER BY "activity_log"."id" ASC LIMIT 10"#),
-            "{oldest}"
-        );
+        for (order, comparison, direction, limit) in [
+            (Order::NewestFirst, "<", "DESC", 51),
+            (Order::OldestFirst, ">", "ASC", 10),
+        ] {
+            let sql = page(&filter, DbBackend::Postgres, order, Some(after), limit)
+                .build(DbBackend::Postgres)
+                .to_string();
+            assert!(sql.contains(&format!(r#""id" {comparison} '"#)), "{sql}");
+            assert!(
+                sql.ends_with(&format!(
+                    r#"ORDER BY "activity_log"."id" {direction} LIMIT {limit}"#
+                )),
+                "{sql}"
+            );
+            assert!(!sql.contains("OFFSET"), "{sql}");
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use tower_activity::{Action, ActivityEvent, Actor, MAX_ACTION_LEN};
 use uuid::Uuid;
@@ -206,7 +206,9 @@ fn covers(rule: &str, action: &str) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
-/// `now - age` at the precision times are stored with (microseconds), or
+/// `now - age` rounded up to the precision times are stored with
+/// (microseconds), so that an entry stored in the same microsecond but
+/// before it still counts as older, or
 /// `None` when that is before the year 1000, the earliest time every backend
 /// stores: such a rule keeps everything, even what PostgreSQL or SQLite may
 /// hold from before.
@@ -214,7 +216,7 @@ fn cutoff(now: DateTime<Utc>, age: Duration) -> Option<DateTime<Utc>> {
     TimeDelta::from_std(age)
         .ok()
         .and_then(|age| now.checked_sub_signed(age))
-        .map(|cutoff| cutoff.trunc_subsecs(6))
+        .map(filter::ceil_micros)
         .filter(|cutoff| *cutoff >= filter::earliest_stored())
 }
 
@@ -428,8 +430,13 @@ mod tests {
         assert_eq!(cutoff(now, 1_100 * 365 * DAY), None);
         assert_eq!(
             cutoff(now, DAY),
-            Some((now - TimeDelta::days(1)).trunc_subsecs(6))
+            Some(filter::ceil_micros(now - TimeDelta::days(1)))
         );
+        // Stored entries have whole microseconds: one at 00:00:00.000001 is
+        // older than a cutoff at 00:00:00.0000015.
+        let now: DateTime<Utc> = "2026-01-02T00:00:00.000001500Z".parse().unwrap();
+        let expected: DateTime<Utc> = "2026-01-01T00:00:00.000002Z".parse().unwrap();
+        assert_eq!(cutoff(now, DAY), Some(expected));
         let thousand = filter::earliest_stored() + TimeDelta::days(1);
         assert_eq!(cutoff(thousand, DAY), Some(filter::earliest_stored()));
         assert_eq!(cutoff(thousand, 2 * DAY), None);

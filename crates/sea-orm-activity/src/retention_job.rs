@@ -80,7 +80,8 @@ impl RetentionJob {
                 _ = stopped.changed() => break,
                 _ = ticks.tick() => {}
             }
-            let stop = || *stopped.borrow();
+            // Stop between chunks on a send, or once the handle is dropped.
+            let stop = || *stopped.borrow() || stopped.has_changed().is_err();
             match self
                 .store
                 .prune_until(&self.policy, Utc::now(), |_| {}, stop)
