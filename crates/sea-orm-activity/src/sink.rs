@@ -1,6 +1,5 @@
 //! Writing events: chunked multi-row inserts, idempotent on the event id.
 
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement, TransactionTrait};
@@ -130,8 +129,9 @@ fn array_type(column: Column) -> &'static str {
     }
 }
 
-/// `INSERT INTO activity_log (...) VALUES (...), ...` for `rows` rows, doing
-/// nothing for an id already stored.
+/// `INSERT INTO activity_log (...) VALUES (...), ...` for `rows` rows on
+/// MySQL or SQLite (PostgreSQL uses [`unnest_sql`]), doing nothing for an id
+/// already stored.
 fn insert_sql(backend: DbBackend, rows: usize) -> String {
     let quote = |name: &str| match backend {
         DbBackend::MySql => format!("`{name}`"),
@@ -143,7 +143,7 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
         quote(Entity.table_name()),
         columns.join(", ")
     );
-    let placeholders = placeholders(backend, rows);
+    let placeholders = placeholders(rows);
     let tail = match backend {
         DbBackend::MySql => " ON DUPLICATE KEY UPDATE `id` = `id`",
         _ => " ON CONFLICT (\"id\") DO NOTHING",
@@ -155,43 +155,29 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
     sql
 }
 
-/// The placeholders of `rows` rows: `(?, ?, …), (?, ?, …)`, or on PostgreSQL
-/// `($1, $2, …), ($18, …)`. Written once for the most rows a statement can
-/// hold, and sliced, so a batch does not format thousands of numbers.
-fn placeholders(backend: DbBackend, rows: usize) -> &'static str {
+/// The placeholders of `rows` rows: `(?, ?, …), (?, ?, …)`. Written once for
+/// the most rows a MySQL statement can hold (SQLite's hold fewer), and sliced,
+/// so a batch does not write them out again.
+fn placeholders(rows: usize) -> &'static str {
     struct Placeholders {
         text: String,
         /// Where the text of each number of rows ends.
         ends: Vec<usize>,
     }
-    fn write(numbered: bool, max_rows: usize) -> Placeholders {
+    static WRITTEN: OnceLock<Placeholders> = OnceLock::new();
+    let written = WRITTEN.get_or_init(|| {
+        let row = format!("({})", vec!["?"; COLUMNS.len()].join(", "));
         let mut text = String::new();
         let mut ends = vec![0];
-        let mut parameter = 0;
-        for row in 0..max_rows {
-            text.push_str(if row == 0 { "(" } else { ", (" });
-            for column in 0..COLUMNS.len() {
-                if column > 0 {
-                    text.push_str(", ");
-                }
-                parameter += 1;
-                if numbered {
-                    let _ = write!(text, "${parameter}");
-                } else {
-                    text.push('?');
-                }
+        for at in 0..max_parameters(DbBackend::MySql) / COLUMNS.len() {
+            if at > 0 {
+                text.push_str(", ");
             }
-            text.push(')');
+            text.push_str(&row);
             ends.push(text.len());
         }
         Placeholders { text, ends }
-    }
-    static NUMBERED: OnceLock<Placeholders> = OnceLock::new();
-    static ANONYMOUS: OnceLock<Placeholders> = OnceLock::new();
-    let written = match backend {
-        DbBackend::Postgres => NUMBERED.get_or_init(|| write(true, max_parameters(backend) / COLUMNS.len())),
-        _ => ANONYMOUS.get_or_init(|| write(false, max_parameters(DbBackend::MySql) / COLUMNS.len())),
-    };
+    });
     &written.text[..written.ends[rows]]
 }
 
@@ -222,15 +208,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_number_every_parameter_once_on_postgres() {
-        let sql = insert_sql(DbBackend::Postgres, 2);
-        assert!(sql.starts_with("INSERT INTO \"activity_log\" (\"id\", \"occurred_at\", "));
-        assert!(sql.contains("VALUES ($1, $2, "));
-        assert!(sql.contains("$17), ($18, "));
-        assert!(sql.ends_with("$34) ON CONFLICT (\"id\") DO NOTHING"));
-    }
-
-    #[test]
     fn placeholders_are_question_marks_elsewhere() {
         let sql = insert_sql(DbBackend::MySql, 3);
         assert_eq!(sql.matches('?').count(), 3 * COLUMNS.len());
@@ -241,14 +218,10 @@ mod tests {
 
     #[test]
     fn the_largest_statement_fits_the_parameter_limit() {
-        for backend in [DbBackend::Postgres, DbBackend::MySql, DbBackend::Sqlite] {
+        for backend in [DbBackend::MySql, DbBackend::Sqlite] {
             let rows = max_parameters(backend) / COLUMNS.len();
             let sql = insert_sql(backend, rows);
-            if backend == DbBackend::Postgres {
-                assert!(sql.contains(&format!("${})", rows * COLUMNS.len())));
-            } else {
-                assert_eq!(sql.matches('?').count(), rows * COLUMNS.len());
-            }
+            assert_eq!(sql.matches('?').count(), rows * COLUMNS.len());
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Export: streamed JSON lines and formula-safe CSV.
 
 use serde_json::json;
-use tower_activity::export::{CSV_COLUMNS, neutralize_formula};
+use tower_activity::export::CSV_COLUMNS;
 use tower_activity::{Action, ActivityEvent, ActivityFilter, Actor};
 
 use sea_orm_activity::ExportFormat;
@@ -53,7 +53,13 @@ async fn a_csv_export_of_hostile_values_parses_back_with_formulas_neutralised() 
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), HOSTILE.len(), "one header, then one row per event");
         for (row, (value, event)) in rows.iter().zip(HOSTILE.iter().zip(&events)) {
-            let expected = neutralize_formula(value);
+            // A value that a spreadsheet would read as a formula gets a
+            // leading quote; anything else comes back as it was.
+            let expected = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+                format!("'{value}")
+            } else {
+                value.to_string()
+            };
             assert_eq!(&row[0], event.id.to_string());
             for column in [
                 "resource_type",

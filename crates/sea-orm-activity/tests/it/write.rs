@@ -4,8 +4,8 @@
 use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::json;
 use tower_activity::{
-    Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor, EventPolicy,
-    IpPrivacy, Order, Recorder, Scrubber, log_activity,
+    Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore,
+    Actor, EventPolicy, IpPrivacy, Order, Recorder, Scrubber, log_activity,
 };
 
 use sea_orm_activity::entity::Entity;
@@ -254,6 +254,33 @@ async fn values_that_look_like_sql_or_array_syntax_are_stored_as_they_are() {
             assert_eq!(read.route.as_deref(), Some(stored.as_str()));
             assert_eq!(read.details, Some(json!({ stored.clone(): stored })));
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_is_one_transaction_even_over_several_statements() {
+    // Several statements (over 4 MiB of details), the last event too long for
+    // its column where the backend enforces column lengths.
+    let mut events: Vec<ActivityEvent> = (0..400)
+        .map(|i| {
+            let mut event = varied(i);
+            event.details = Some(json!({"i": i, "blob": "x".repeat(16_000)}));
+            event
+        })
+        .collect();
+    if let Some(last) = events.last_mut() {
+        last.route = Some("r".repeat(tower_activity::MAX_ROUTE_CHARS + 1));
+    }
+    each_backend(async |db| {
+        if db.backend == crate::support::Backend::Sqlite {
+            // SQLite does not enforce column lengths: nothing fails.
+            return;
+        }
+        let result = db.store().write_batch(&events).await;
+        assert!(result.is_err(), "[{}] the over-long route is refused", db.backend);
+        let stored = Entity::find().count(&db.db).await.unwrap();
+        assert_eq!(stored, 0, "[{}] nothing of the failed batch is kept", db.backend);
     })
     .await;
 }
