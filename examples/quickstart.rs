@@ -18,7 +18,7 @@ use axum::http::{Method, Request, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_activity::{
-    Action, ActivityEvent, ActivityLayer, Actor, CurrentActivity, Identity, Recorder, audited, log_activity,
+    Action, ActivityEvent, Actor, CurrentActivity, Identity, Recorder, audited, log_activity,
 };
 use chrono::Utc;
 use http_body_util::BodyExt;
@@ -67,7 +67,11 @@ fn identify(request: &Request<Body>) -> Identity {
 }
 
 fn caller(activity: &CurrentActivity) -> String {
-    activity.actor().and_then(|actor| actor.id).unwrap_or_default()
+    activity
+        .actor()
+        .and_then(|actor| actor.id)
+        .map(|id| id.to_string())
+        .unwrap_or_default()
 }
 
 async fn create_note(
@@ -145,7 +149,7 @@ fn app(notes: Notes, recorder: Recorder) -> Router {
         )
         .route("/notes/{id}/share", post(share_note))
         .with_state(notes)
-        .layer(ActivityLayer::new().recorder(recorder).identify(identify))
+        .layer(axum_activity::layer().recorder(recorder).identify(identify))
 }
 
 #[tokio::main]

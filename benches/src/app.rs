@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header::USER_AGENT};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use axum_activity::{Action, ActivityLayer, Recorder, audited};
+use axum_activity::{Action, Recorder, audited};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait, DatabaseConnection};
 use sea_orm_activity::SeaOrmStore;
@@ -127,7 +127,7 @@ pub(crate) async fn build(
                 get(audited(read_item, Action::Read, "item").id_from_path("id")),
             )
             .with_state(items.clone())
-            .layer(ActivityLayer::new().recorder(recorder))
+            .layer(axum_activity::layer().recorder(recorder))
     };
     Ok(match (variant, database) {
         (Variant::Bare, _) => (plain(), None),

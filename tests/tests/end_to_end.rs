@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_activity::router::{LogAccess, LogRouter};
-use axum_activity::{Action, ActivityLayer, Actor, Identity, Recorder, audited};
+use axum_activity::{Action, Actor, Identity, Recorder, audited};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -78,7 +78,11 @@ async fn audited_requests_are_persisted_and_served_by_the_log_router_on_every_ba
                 "/orders/{id}",
                 get(audited(read_order, Action::Read, "order").id_from_path("id")),
             )
-            .layer(ActivityLayer::new().recorder(recorder.clone()).identify(identify));
+            .layer(
+                axum_activity::layer()
+                    .recorder(recorder.clone())
+                    .identify(identify),
+            );
 
         let mut ok = 0;
         for (tenant, user) in [("acme", "ada"), ("globex", "hank"), ("acme", "bob")] {

@@ -2,9 +2,9 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::handler::Handler;
 use tower_activity::Action;
 
@@ -45,12 +45,13 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 ///     );
 /// # let _ = app;
 /// ```
-pub fn audited<H>(handler: H, action: Action, resource_type: impl Into<String>) -> Audited<H> {
+pub fn audited<H>(handler: H, action: Action, resource_type: impl Into<Arc<str>>) -> Audited<H> {
     Audited {
         handler,
         config: Arc::new(AuditConfig {
             action,
             resource_type: resource_type.into(),
+            route: OnceLock::new(),
             id: IdSource::Json(JsonLocation::Field("id".to_owned())),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }),
@@ -133,9 +134,25 @@ pub struct Audited<H> {
 #[derive(Clone, Debug)]
 pub(crate) struct AuditConfig {
     pub(crate) action: Action,
-    pub(crate) resource_type: String,
+    pub(crate) resource_type: Arc<str>,
     pub(crate) id: IdSource,
     pub(crate) max_body_bytes: usize,
+    /// The route the handler was first matched under, shared by the events
+    /// of every request to it.
+    pub(crate) route: OnceLock<Arc<str>>,
+}
+
+impl AuditConfig {
+    /// The text of `matched`: the one already made for this handler when it
+    /// is the same route (the usual case), otherwise a new one.
+    pub(crate) fn route(&self, matched: &MatchedPath) -> Arc<str> {
+        let first = self.route.get_or_init(|| Arc::from(matched.as_str()));
+        if **first == *matched.as_str() {
+            first.clone()
+        } else {
+            Arc::from(matched.as_str())
+        }
+    }
 }
 
 impl<H> Audited<H> {

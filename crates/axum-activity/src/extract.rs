@@ -20,7 +20,7 @@ use crate::rejection::ActivityRejection;
 ///
 /// ```
 /// use axum::{Router, routing::post};
-/// use axum_activity::{ActivityLayer, Actor, CurrentActivity};
+/// use axum_activity::{Actor, CurrentActivity};
 ///
 /// async fn sign_in(activity: CurrentActivity) -> String {
 ///     // ... check the credentials, then:
@@ -31,7 +31,7 @@ use crate::rejection::ActivityRejection;
 ///
 /// let app: Router = Router::new()
 ///     .route("/sessions", post(sign_in))
-///     .layer(ActivityLayer::new());
+///     .layer(axum_activity::layer());
 /// # let _ = app;
 /// ```
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentActivity {
 ///
 /// ```
 /// use axum::{Router, routing::post};
-/// use axum_activity::{ActivityEvent, ActivityLayer, ActivityLogger, MemorySink, Recorder};
+/// use axum_activity::{ActivityEvent, ActivityLogger, MemorySink, Recorder};
 ///
 /// async fn export_invoices(logger: ActivityLogger) -> &'static str {
 ///     let event = ActivityEvent::builder("export.downloaded")
@@ -93,7 +93,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentActivity {
 /// let recorder = Recorder::builder(MemorySink::new()).spawn();
 /// let app: Router = Router::new()
 ///     .route("/invoices/export", post(export_invoices))
-///     .layer(ActivityLayer::new().recorder(recorder));
+///     .layer(axum_activity::layer().recorder(recorder));
 /// # let _ = app;
 /// # }
 /// ```

@@ -30,7 +30,7 @@
 //! let recorder = Recorder::builder(sink.clone()).spawn();
 //! let app = Router::new()
 //!     .route("/users", post(audited(create_user, Action::Create, "user")))
-//!     .layer(ActivityLayer::new().recorder(recorder.clone()));
+//!     .layer(axum_activity::layer().recorder(recorder.clone()));
 //!
 //! let request = Request::post("/users")
 //!     .header("content-type", "application/json")
@@ -74,12 +74,13 @@
 //!
 //! [axum]: https://docs.rs/axum
 
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod audited;
 mod audited_event;
 mod extract;
 mod future;
+mod layer;
 mod pending_event;
 mod rejection;
 mod resource_id;
@@ -90,6 +91,7 @@ pub use crate::audited::{Audited, DEFAULT_MAX_BODY_BYTES, audited};
 pub use crate::audited_event::AuditedEvent;
 pub use crate::extract::{ActivityLogger, CurrentActivity};
 pub use crate::future::AuditedFuture;
+pub use crate::layer::layer;
 pub use crate::rejection::ActivityRejection;
 
 /// The toolkit this crate builds on, for everything not re-exported below.
@@ -97,6 +99,6 @@ pub use tower_activity;
 #[doc(no_inline)]
 pub use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityLayer, ActivitySink, ActivityStore, Actor, ActorKind,
-    EventPolicy, Identity, LogError, MemorySink, Outcome, Recorder, TrustedProxies, log_activity,
+    EventPolicy, Identity, LogError, MemorySink, NullSink, Outcome, Recorder, TrustedProxies, log_activity,
     set_global_recorder, spawn,
 };

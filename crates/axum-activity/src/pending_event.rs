@@ -12,12 +12,14 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, Response, StatusCode};
 use futures_util::FutureExt;
 use serde_json::Value;
-use tower_activity::client_ip::peer_addr;
-use tower_activity::user_agent::sanitize_user_agent;
-use tower_activity::{ActivityContext, ActivityEvent, Actor, LogError, Outcome, log_activity, panic_message};
+use tower_activity::{
+    ActivityContext, ActivityEvent, Actor, LogError, Outcome, log_activity, panic_message,
+    sanitize_user_agent,
+};
 
 use crate::audited::AuditConfig;
 use crate::audited_event::{Enrichment, EventSlot};
+use crate::layer::connect_info_peer;
 use crate::resource_id::{IdSource, is_json};
 
 /// What the wrapper keeps from the request until it writes the event.
@@ -26,9 +28,9 @@ pub(crate) struct PendingEvent {
     slot: EventSlot,
     enrichment: Option<Enrichment>,
     method: Method,
-    matched_path: Option<MatchedPath>,
-    /// The request path, kept only when no route matched.
-    uri_path: Option<String>,
+    /// The route matched, else the request path.
+    route: Arc<str>,
+    matched: bool,
     path_id: Option<String>,
     user_agent: Option<HeaderValue>,
     peer: Option<IpAddr>,
@@ -42,21 +44,21 @@ impl PendingEvent {
             IdSource::PathParam(name) => path_param(parts, name),
             IdSource::Json(_) | IdSource::Handler => None,
         };
-        let matched_path = parts.extensions.get::<MatchedPath>().cloned();
-        let uri_path = match matched_path {
-            Some(_) => None,
-            None => Some(parts.uri.path().to_owned()),
+        let matched = parts.extensions.get::<MatchedPath>();
+        let route = match matched {
+            Some(matched) => config.route(matched),
+            None => Arc::from(parts.uri.path()),
         };
         PendingEvent {
             config,
             slot: EventSlot::default(),
             enrichment: None,
             method: parts.method.clone(),
-            matched_path,
-            uri_path,
+            matched: matched.is_some(),
+            route,
             path_id,
             user_agent: parts.headers.get(USER_AGENT).cloned(),
-            peer: peer_addr(&parts.extensions),
+            peer: connect_info_peer(&parts.extensions),
             route_published: false,
         }
     }
@@ -68,8 +70,10 @@ impl PendingEvent {
             return;
         }
         self.route_published = true;
-        if let (Some(matched), Some(context)) = (&self.matched_path, ActivityContext::current()) {
-            context.set_matched_path(matched);
+        if self.matched
+            && let Some(context) = ActivityContext::current()
+        {
+            context.tell_route(self.route.clone());
         }
     }
 
@@ -169,38 +173,35 @@ impl PendingEvent {
         // With the layer, the context gives the route: one the application
         // set, else the matched one published here.
         self.publish_route();
-        let mut event = ActivityEvent {
-            id: ActivityEvent::new_id(),
-            occurred_at: ActivityEvent::now(),
-            action: self.config.action.clone(),
-            resource_type: Some(self.config.resource_type.clone()),
-            resource_id,
-            actor: None,
-            tenant_id: None,
-            outcome,
-            http_status: status.map(|status| status.as_u16()),
-            request_id: None,
-            ip: None,
-            user_agent: None,
-            method: None,
-            route: None,
-            details,
-        };
-        if ActivityContext::current().is_none() {
-            // Without the layer, fill what the request itself tells.
-            event.request_id = Some(ActivityEvent::new_id().to_string());
-            event.actor = Some(Actor::anonymous());
-            event.ip = self.peer.map(|ip| ip.to_string());
-            event.user_agent = self
-                .user_agent
-                .as_ref()
-                .map(|value| sanitize_user_agent(value.as_bytes()));
-            event.method = Some(self.method.as_str().to_owned());
-            event.route = match &self.matched_path {
-                Some(matched) => Some(matched.as_str().to_owned()),
-                None => self.uri_path.take(),
-            };
+        let mut event = ActivityEvent::builder(self.config.action.clone())
+            .resource_type(self.config.resource_type.clone())
+            .outcome(outcome);
+        if let Some(id) = resource_id {
+            event = event.resource_id(id);
         }
+        if let Some(status) = status {
+            event = event.status(status);
+        }
+        if let Some(details) = details {
+            event = event.details(details);
+        }
+        if ActivityContext::current().is_none() {
+            // Without the layer, what the request itself tells.
+            event = event
+                .request_id(ActivityEvent::new_id().to_string())
+                .actor(Actor::anonymous())
+                .method(self.method.as_str())
+                .route(self.route.clone());
+            if let Some(peer) = self.peer {
+                event = event.ip(peer);
+            }
+            if let Some(agent) = &self.user_agent {
+                event = event.user_agent(sanitize_user_agent(agent.as_bytes()));
+            }
+        }
+        let Ok(event) = event.build() else {
+            unreachable!("the wrapper's action is an `Action`, already valid")
+        };
         log_activity(event)
     }
 }

@@ -16,12 +16,12 @@ pub enum ActivityRejection {
     /// The request has no activity context.
     #[error(
         "no activity context for this request: add `ActivityLayer` to the router, \
-         as in `.layer(ActivityLayer::new().recorder(recorder))`"
+         as in `.layer(axum_activity::layer().recorder(recorder))`"
     )]
     MissingContext,
     /// Neither the request's context nor the process has a recorder.
     #[error(
-        "no activity recorder: give the layer one with `ActivityLayer::new().recorder(recorder)`, \
+        "no activity recorder: give the layer one with `axum_activity::layer().recorder(recorder)`, \
          or call `axum_activity::set_global_recorder(recorder)` at startup"
     )]
     MissingRecorder,

@@ -9,8 +9,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_activity::{
-    Action, ActivityEvent, ActivityLayer, ActivityLogger, Actor, ActorKind, CurrentActivity, MemorySink,
-    Recorder, audited,
+    Action, ActivityEvent, ActivityLogger, Actor, ActorKind, CurrentActivity, MemorySink, Recorder, audited,
 };
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
@@ -50,7 +49,7 @@ async fn event_carries_the_context_in_a_nested_router_with_state() {
         .with_state(AppState { prefix: "p_" });
     let app = Router::new()
         .nest("/api/v1", api)
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
 
     let mut request = Request::post("/api/v1/orgs/acme/projects")
         .header("content-type", "application/json")
@@ -106,7 +105,7 @@ async fn manual_events_share_the_request_id_route_and_tenant_with_the_wrapper_ev
             "/reports/{id}",
             post(audited(logs_by_hand, Action::Read, "report")),
         )
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
     let request = Request::post("/reports/12").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -139,7 +138,7 @@ async fn manual_events_carry_the_route_when_the_layer_wraps_the_whole_router() {
         post(audited(logs_by_hand, Action::Read, "report")),
     );
     // Outside the router: the layer runs before any route is matched.
-    let app = ActivityLayer::new().recorder(recorder.clone()).layer(routes);
+    let app = axum_activity::layer().recorder(recorder.clone()).layer(routes);
     let request = Request::post("/reports/12").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -165,7 +164,7 @@ async fn a_route_the_handler_sets_comes_before_the_matched_one() {
             "/reports/{id}",
             post(audited(names_its_route, Action::Read, "report").id_from_path("id")),
         )
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
     let request = Request::post("/reports/12").body(Body::empty()).unwrap();
     let response = app.oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -175,4 +174,41 @@ async fn a_route_the_handler_sets_comes_before_the_matched_one() {
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0].route.as_deref(), Some("/reports/{id}/render"));
     assert_eq!(events[0].resource_id.as_deref(), Some("12"));
+}
+
+#[tokio::test]
+async fn the_axum_layer_reads_connect_info_as_the_peer() {
+    let (recorder, sink) = recorder();
+    let app = Router::new()
+        .route(
+            "/",
+            get(|| async {
+                let _ = axum_activity::log_activity(ActivityEvent::builder("doc.previewed").build().unwrap());
+            }),
+        )
+        .layer(axum_activity::layer().recorder(recorder.clone()));
+    let mut request = Request::get("/").body(Body::empty()).unwrap();
+    request
+        .extensions_mut()
+        .insert(ConnectInfo("192.0.2.44:1234".parse::<SocketAddr>().unwrap()));
+    app.oneshot(request).await.unwrap();
+    recorder.flush().await;
+    assert_eq!(sink.events()[0].ip.as_deref(), Some("192.0.2.44"));
+}
+
+#[tokio::test]
+async fn events_logged_by_hand_carry_the_route_axum_matched() {
+    let (recorder, sink) = recorder();
+    let app = Router::new()
+        .route(
+            "/docs/{id}",
+            get(|| async {
+                let _ = axum_activity::log_activity(ActivityEvent::builder("doc.previewed").build().unwrap());
+            }),
+        )
+        .layer(axum_activity::layer().recorder(recorder.clone()));
+    let request = Request::get("/docs/d1").body(Body::empty()).unwrap();
+    app.oneshot(request).await.unwrap();
+    recorder.flush().await;
+    assert_eq!(sink.events()[0].route.as_deref(), Some("/docs/{id}"));
 }

@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
-use axum_activity::{ActivityLayer, ActivityLogger, AuditedEvent, CurrentActivity};
+use axum_activity::{ActivityLogger, AuditedEvent, CurrentActivity};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -34,7 +34,7 @@ async fn current_activity_without_the_layer_says_to_add_it() {
 async fn current_activity_under_the_layer_is_the_request_context() {
     let app = Router::new()
         .route("/", get(reads_context))
-        .layer(ActivityLayer::new());
+        .layer(axum_activity::layer());
     let response = app
         .oneshot(
             Request::get("/")
@@ -58,7 +58,7 @@ async fn optional_current_activity_is_none_without_the_layer() {
     assert_eq!((status, body.as_str()), (StatusCode::OK, "without"));
     let layered = Router::new()
         .route("/", get(optional_context))
-        .layer(ActivityLayer::new());
+        .layer(axum_activity::layer());
     assert_eq!(call(layered).await.1, "with");
 }
 
@@ -75,7 +75,7 @@ async fn logger_without_the_layer_says_to_add_it() {
 
 #[tokio::test]
 async fn logger_without_any_recorder_says_to_add_one() {
-    let app = Router::new().route("/", get(logs)).layer(ActivityLayer::new());
+    let app = Router::new().route("/", get(logs)).layer(axum_activity::layer());
     let (status, body) = call(app).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("no activity recorder"), "{body}");

@@ -154,7 +154,7 @@ async fn csv_export_has_one_header_and_neutralized_formulas() {
     let mut reader = csv::Reader::from_reader(body.as_ref());
     assert_eq!(
         reader.headers().unwrap().iter().collect::<Vec<_>>(),
-        tower_activity::export::CSV_COLUMNS
+        tower_activity::COLUMNS.map(|column| column.name)
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), events.len(), "one header, then one row per entry");
@@ -173,7 +173,10 @@ async fn empty_csv_export_still_has_its_header() {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(
         std::str::from_utf8(&body).unwrap(),
-        format!("{}\r\n", tower_activity::export::CSV_COLUMNS.join(","))
+        format!(
+            "{}\r\n",
+            tower_activity::COLUMNS.map(|column| column.name).join(",")
+        )
     );
 }
 

@@ -8,9 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use axum::{Json, Router};
-use axum_activity::{
-    Action, ActivityEvent, ActivityLayer, DEFAULT_MAX_BODY_BYTES, MemorySink, Outcome, Recorder, audited,
-};
+use axum_activity::{Action, ActivityEvent, DEFAULT_MAX_BODY_BYTES, MemorySink, Outcome, Recorder, audited};
 use futures_util::stream;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
@@ -55,7 +53,7 @@ async fn non_json_2xx_passes_through_and_is_logged_without_id() {
     let (recorder, sink) = recorder();
     let app = Router::new()
         .route("/hello", get(audited(plain_text, Action::Read, "greeting")))
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
     let response = seen(app, "/hello").await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.body, "hello, not json");
@@ -80,7 +78,7 @@ async fn small_json() -> Json<serde_json::Value> {
 
 async fn json_over_the_cap_is_intact_and_logged_without_id(route: MethodRouter) {
     let (recorder, sink) = recorder();
-    let layer = ActivityLayer::new().recorder(recorder.clone());
+    let layer = axum_activity::layer().recorder(recorder.clone());
     let handler_response = {
         let app = Router::new().route("/big", route.clone()).layer(layer.clone());
         seen(app, "/big").await
@@ -117,7 +115,7 @@ async fn json_within_a_configured_cap_is_read() {
             "/small",
             get(audited(small_json, Action::Read, "blob").max_body_bytes(1024)),
         )
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
     seen(app, "/small").await;
     recorder.flush().await;
     assert_eq!(
@@ -219,7 +217,7 @@ async fn responses_are_byte_for_byte_identical_with_and_without_the_wrapper() {
             .route(&format!("/plain/{name}"), plain.clone())
             .route(&format!("/audited/{name}"), wrapped.clone());
     }
-    let app = app.layer(ActivityLayer::new().recorder(recorder.clone()));
+    let app = app.layer(axum_activity::layer().recorder(recorder.clone()));
     for (name, _, _) in &kinds {
         let plain = seen(app.clone(), &format!("/plain/{name}")).await;
         let wrapped = seen(app.clone(), &format!("/audited/{name}")).await;
@@ -234,7 +232,7 @@ async fn responses_are_byte_for_byte_identical_with_and_without_the_wrapper() {
     assert_eq!(ids.len(), kinds.len());
     let id_of = |name: &str| {
         ids.iter()
-            .find(|(route, _)| route == &format!("/audited/{name}"))
+            .find(|(route, _)| **route == *format!("/audited/{name}"))
             .unwrap()
             .1
             .clone()

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum_activity::{Action, ActivityLayer, MemorySink, Outcome, Recorder, audited};
+use axum_activity::{Action, MemorySink, Outcome, Recorder, audited};
 use futures_util::stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -66,7 +66,7 @@ async fn first_chunk_reaches_the_client_before_the_stream_ends() {
     let app = Router::new()
         .route("/feed", get(audited(feed, Action::Read, "feed")))
         .with_state(release)
-        .layer(ActivityLayer::new().recorder(recorder.clone()));
+        .layer(axum_activity::layer().recorder(recorder.clone()));
 
     let (address, server) = support::serve(app).await;
 

@@ -107,7 +107,10 @@ async fn panic_is_recorded_and_then_behaves_as_without_the_wrapper() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].outcome, Outcome::Critical);
     assert_eq!(events[0].resource_id.as_deref(), Some("f1"));
-    assert_eq!(events[0].details.as_ref().unwrap()["panic"], "disk on fire");
+    assert_eq!(
+        events[0].details.as_ref().unwrap().to_value()["panic"],
+        "disk on fire"
+    );
 }
 
 async fn hello() -> &'static str {

@@ -487,10 +487,10 @@ impl SeaOrmStore {
     ///
     /// let own = store.get(own.id).await?.unwrap();
     /// assert_eq!((own.actor.unwrap().id, own.ip), (None, None));
-    /// assert_eq!(own.details, Some(serde_json::json!({})));
+    /// assert_eq!(own.details.unwrap(), serde_json::json!({}));
     /// let about = store.get(about.id).await?.unwrap();
     /// assert_eq!((about.resource_id, about.route.as_deref()), (None, Some("/admin/users/[ANONYMIZED]")));
-    /// assert_eq!(about.details, Some(serde_json::json!({"note": "[ANONYMIZED] asked for it"})));
+    /// assert_eq!(about.details.unwrap(), serde_json::json!({"note": "[ANONYMIZED] asked for it"}));
     /// # Ok(()) }
     /// ```
     pub async fn anonymize(&self, subject: &str, policy: &AnonymizePolicy) -> Result<u64, DbErr> {
@@ -579,7 +579,7 @@ async fn record<C: ConnectionTrait>(
     .map_err(|error| DbErr::Custom(error.to_string()))?;
     let mut row = ActiveModel::from(&prepare_event(event)).try_into_model()?;
     policy.apply(&mut row, subject);
-    insert_events(db, &[ActivityEvent::from(row)]).await
+    insert_events(db, &[ActivityEvent::try_from(row)?]).await
 }
 
 #[cfg(test)]

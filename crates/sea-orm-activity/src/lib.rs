@@ -67,7 +67,7 @@
 //! [tower-activity]: tower_activity
 //! [sea-orm]: sea_orm
 
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 // The test-support harness refers to this crate by name.
 #[cfg(test)]
@@ -90,7 +90,6 @@ mod support;
 mod transactional;
 
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizePolicy, DEFAULT_PERSONAL_KEYS};
-pub use crate::entity::UNKNOWN_ACTION;
 pub use crate::export::ExportError;
 pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
 pub use crate::retention::{

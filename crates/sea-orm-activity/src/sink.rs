@@ -2,10 +2,10 @@
 
 use std::sync::OnceLock;
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, IdenStatic, Statement, TransactionTrait};
-use tower_activity::{ActivityEvent, ActivitySink, SinkError, json_size};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, Statement, TransactionTrait};
+use tower_activity::{ActivityEvent, ActivitySink, COLUMNS, Cell, ColumnKind, SinkError};
 
-use crate::entity::{COLUMNS, Column, Entity, column_arrays, row_values};
+use crate::entity::{Entity, cell_value, column_arrays};
 use crate::store::SeaOrmStore;
 
 /// How many batches are written at once on PostgreSQL and MySQL.
@@ -35,20 +35,16 @@ fn max_parameters(backend: DbBackend) -> usize {
 
 /// About how many bytes `event`'s values take in a statement.
 fn estimated_bytes(event: &ActivityEvent) -> usize {
-    let text = |value: Option<&str>| value.map_or(0, str::len);
-    let actor = event.actor.as_ref();
-    let details = event.details.as_ref().map_or(0, json_size);
-    128 + text(event.resource_type.as_deref())
-        + text(event.resource_id.as_deref())
-        + text(actor.and_then(|actor| actor.id.as_deref()))
-        + text(actor.and_then(|actor| actor.label.as_deref()))
-        + text(event.tenant_id.as_deref())
-        + text(event.request_id.as_deref())
-        + text(event.ip.as_deref())
-        + text(event.user_agent.as_deref())
-        + text(event.method.as_deref())
-        + text(event.route.as_deref())
-        + details
+    event
+        .cells()
+        .iter()
+        .map(|cell| match cell {
+            Cell::Text(text) => text.map_or(0, str::len),
+            Cell::Json(details) => details.map_or(0, |details| details.as_json().len()),
+            Cell::Uuid(_) | Cell::Time(_) | Cell::Integer(_) => 8,
+        })
+        .sum::<usize>()
+        + 64
 }
 
 /// Inserts `events` with as few statements as the backend's parameter limit
@@ -84,7 +80,7 @@ pub(crate) async fn insert_events<C: ConnectionTrait>(db: &C, events: &[Activity
             _ => {
                 let mut values = Vec::with_capacity(chunk.len() * COLUMNS.len());
                 for event in chunk {
-                    row_values(event, backend, &mut values);
+                    values.extend(event.cells().map(|cell| cell_value(cell, backend)));
                 }
                 Statement::from_sql_and_values(backend, insert_sql(backend, chunk.len()), values)
             }
@@ -102,12 +98,12 @@ fn unnest_sql() -> &'static str {
     SQL.get_or_init(|| {
         let columns: Vec<String> = COLUMNS
             .iter()
-            .map(|column| format!("\"{}\"", column.as_str()))
+            .map(|column| format!("\"{}\"", column.name))
             .collect();
         let arrays: Vec<String> = COLUMNS
             .iter()
             .enumerate()
-            .map(|(at, column)| format!("${}::{}[]", at + 1, array_type(*column)))
+            .map(|(at, column)| format!("${}::{}[]", at + 1, array_type(column.kind)))
             .collect();
         format!(
             "INSERT INTO \"{}\" ({}) SELECT * FROM UNNEST({}) ON CONFLICT (\"id\") DO NOTHING",
@@ -119,13 +115,13 @@ fn unnest_sql() -> &'static str {
 }
 
 /// The PostgreSQL type of a column's array.
-fn array_type(column: Column) -> &'static str {
-    match column {
-        Column::Id => "uuid",
-        Column::OccurredAt => "timestamptz",
-        Column::HttpStatus => "int4",
-        Column::Details => "jsonb",
-        _ => "text",
+fn array_type(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Uuid => "uuid",
+        ColumnKind::Time => "timestamptz",
+        ColumnKind::Text => "text",
+        ColumnKind::Integer => "int4",
+        ColumnKind::Json => "jsonb",
     }
 }
 
@@ -137,7 +133,7 @@ fn insert_sql(backend: DbBackend, rows: usize) -> String {
         DbBackend::MySql => format!("`{name}`"),
         _ => format!("\"{name}\""),
     };
-    let columns: Vec<String> = COLUMNS.iter().map(|column| quote(column.as_str())).collect();
+    let columns: Vec<String> = COLUMNS.iter().map(|column| quote(column.name)).collect();
     let head = format!(
         "INSERT INTO {} ({}) VALUES ",
         quote(Entity.table_name()),

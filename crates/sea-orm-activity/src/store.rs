@@ -11,7 +11,9 @@ use tower_activity::{
 };
 use uuid::Uuid;
 
-use crate::entity::{Column, Entity, read_action, read_outcome};
+use tower_activity::{read_action, read_outcome};
+
+use crate::entity::{Column, Entity};
 use crate::filter;
 
 /// The default number of rows a prune, an anonymization or an export handles
@@ -114,7 +116,7 @@ impl SeaOrmStore {
             .all(&self.db)
             .await?;
         // Values this version cannot read are counted under their fallbacks
-        // (see `ActivityEvent::from(Model)`), merged with the readable ones.
+        // (see `ActivityEvent::read_columns`), merged with the readable ones.
         let mut counts = Vec::with_capacity(rows.len());
         for (day, action, outcome, count) in rows {
             let invalid =
@@ -141,7 +143,7 @@ pub(crate) async fn read<C: ConnectionTrait>(
     filter::page(filter, db.get_database_backend(), order, after, limit)
         .all(db)
         .await
-        .map(|rows| rows.into_iter().map(ActivityEvent::from).collect())
+        .and_then(|rows| rows.into_iter().map(ActivityEvent::try_from).collect())
 }
 
 /// Pages are cut on the time-ordered event id, never with `OFFSET`: rows
@@ -174,7 +176,9 @@ impl ActivityStore for SeaOrmStore {
             .one(&self.db)
             .await
             .map_err(StoreError::new)?;
-        Ok(row.map(ActivityEvent::from))
+        row.map(ActivityEvent::try_from)
+            .transpose()
+            .map_err(StoreError::new)
     }
 
     async fn counts(&self, filter: &ActivityFilter) -> Result<Vec<ActivityCount>, StoreError> {

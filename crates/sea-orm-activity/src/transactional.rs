@@ -43,7 +43,7 @@ use crate::sink::insert_events;
 /// let written = log_activity_in(&txn, event).await?;
 /// txn.commit().await?;
 ///
-/// assert_eq!(written.details.unwrap()["password"], "[REDACTED]");
+/// assert_eq!(written.details.unwrap().get("password").unwrap(), "[REDACTED]");
 /// # Ok(()) }
 /// ```
 pub async fn log_activity_in<C: ConnectionTrait>(

@@ -7,6 +7,8 @@ use std::io;
 use std::str::FromStr;
 
 use crate::event::ActivityEvent;
+#[cfg(feature = "csv")]
+use crate::event::{COLUMNS, Cell};
 
 /// Appends `event` to `out` as one line of JSON ending in `\n`.
 ///
@@ -135,28 +137,6 @@ fn breaks_lines(c: char) -> bool {
     matches!(c, '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}')
 }
 
-/// The columns of a CSV export, in order.
-#[cfg(feature = "csv")]
-pub const CSV_COLUMNS: [&str; 17] = [
-    "id",
-    "occurred_at",
-    "action",
-    "resource_type",
-    "resource_id",
-    "actor_kind",
-    "actor_id",
-    "actor_label",
-    "tenant_id",
-    "outcome",
-    "http_status",
-    "request_id",
-    "ip",
-    "user_agent",
-    "method",
-    "route",
-    "details",
-];
-
 /// A cell as it is safe to open in a spreadsheet: text starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return is prefixed with `'`, so it is shown as
 /// text instead of being evaluated as a formula.
@@ -175,7 +155,7 @@ pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
 }
 
 /// Writes events as RFC 4180 CSV (quoted where needed, CRLF line ends) with
-/// the [`CSV_COLUMNS`] header, every text cell passed through
+/// a header of the [`COLUMNS`](crate::COLUMNS) names, every text cell passed through
 /// [`neutralize_formula`].
 ///
 /// ```
@@ -217,7 +197,9 @@ impl<W: io::Write> CsvWriter<W> {
     /// Writes the header row if it has not been written yet.
     pub fn write_header(&mut self) -> io::Result<()> {
         if !self.header_written {
-            self.writer.write_record(CSV_COLUMNS).map_err(io::Error::other)?;
+            self.writer
+                .write_record(COLUMNS.map(|column| column.name))
+                .map_err(io::Error::other)?;
             self.header_written = true;
         }
         Ok(())
@@ -226,47 +208,19 @@ impl<W: io::Write> CsvWriter<W> {
     /// Writes one event as a row (after the header, if not written yet).
     pub fn write(&mut self, event: &ActivityEvent) -> io::Result<()> {
         self.write_header()?;
-        let actor = event.actor.as_ref();
-        fn text(value: Option<&str>) -> Cow<'_, str> {
-            value.map(neutralize_formula).unwrap_or_default()
-        }
-        let details = event
-            .details
-            .as_ref()
-            .map(|details| serde_json::to_string(details).map_err(io::Error::other))
-            .transpose()?;
-        let record: [Cow<'_, str>; 17] = [
-            Cow::Owned(event.id.to_string()),
-            Cow::Owned(
-                event
-                    .occurred_at
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            ),
-            neutralize_formula(event.action.as_str()),
-            text(event.resource_type.as_deref()),
-            text(event.resource_id.as_deref()),
-            Cow::Borrowed(actor.map_or("", |actor| actor.kind.as_str())),
-            text(actor.and_then(|actor| actor.id.as_deref())),
-            text(actor.and_then(|actor| actor.label.as_deref())),
-            text(event.tenant_id.as_deref()),
-            Cow::Borrowed(event.outcome.as_str()),
-            Cow::Owned(
-                event
-                    .http_status
-                    .map(|status| status.to_string())
+        let record = event.cells().map(|cell| -> Cow<'_, str> {
+            match cell {
+                Cell::Uuid(id) => Cow::Owned(id.to_string()),
+                Cell::Time(time) => Cow::Owned(time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+                Cell::Text(text) => text.map(neutralize_formula).unwrap_or_default(),
+                Cell::Integer(number) => number
+                    .map(|number| Cow::Owned(number.to_string()))
                     .unwrap_or_default(),
-            ),
-            text(event.request_id.as_deref()),
-            text(event.ip.as_deref()),
-            text(event.user_agent.as_deref()),
-            text(event.method.as_deref()),
-            text(event.route.as_deref()),
-            Cow::Owned(
-                details
-                    .map(|details| neutralize_formula(&details).into_owned())
+                Cell::Json(details) => details
+                    .map(|details| Cow::Owned(neutralize_formula(&details.as_json()).into_owned()))
                     .unwrap_or_default(),
-            ),
-        ];
+            }
+        });
         self.writer
             .write_record(record.iter().map(|cell| cell.as_bytes()))
             .map_err(io::Error::other)
@@ -317,7 +271,10 @@ mod tests {
         }
         let bytes = csv.into_inner().unwrap();
         let mut reader = csv::Reader::from_reader(bytes.as_slice());
-        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            COLUMNS.map(|column| column.name)
+        );
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), hostile.len());
         for (row, (value, event)) in rows.iter().zip(hostile.iter().zip(&events)) {

@@ -27,7 +27,7 @@
 //!
 //! recorder.shutdown().await;
 //! let logged = &sink.events()[0];
-//! assert_eq!(logged.details.as_ref().unwrap()["password"], "[REDACTED]");
+//! assert_eq!(logged.details.as_ref().unwrap().get("password").unwrap(), "[REDACTED]");
 //! # }
 //! ```
 //!
@@ -40,64 +40,37 @@
 //!
 //! [tower]: https://docs.rs/tower
 
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod action;
-mod actor;
-pub mod client_ip;
 mod context;
 mod event;
 pub mod export;
-mod follow;
-mod future;
-mod identify;
-mod ip_privacy;
-mod json_lines;
-mod layer;
 mod log;
-mod memory;
-pub mod metrics;
-mod outcome;
-mod panic;
-mod policy;
+mod panic_message;
 mod recorder;
-pub mod request_id;
-mod scrub;
-mod sink;
 mod store;
-pub mod user_agent;
 
-pub use crate::action::{Action, CustomAction, IntoAction, InvalidAction, MAX_ACTION_LEN};
-pub use crate::actor::{Actor, ActorKind, UnknownActorKind};
-pub use crate::client_ip::{ForwardedHeader, InvalidNetwork, TrustedProxies};
-pub use crate::context::{ActivityContext, spawn};
-pub use crate::event::{ActivityEvent, ActivityEventBuilder};
-pub use crate::follow::{DEFAULT_LOOKBACK, Follower};
-pub use crate::future::ResponseFuture;
-pub use crate::identify::{IdentifyRequest, Identity, Unidentified};
-pub use crate::ip_privacy::IpPrivacy;
-pub use crate::json_lines::JsonLinesSink;
-pub use crate::layer::{ActivityLayer, ActivityService};
-pub use crate::log::{
-    clear_global_recorder, global_recorder, log_activity, prepare_event, set_global_recorder,
+pub use crate::context::{
+    ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,
+    IncomingRequestId, InvalidNetwork, PANIC_ACTION, ResponseFuture, TrustedProxies, Unidentified,
+    is_valid_request_id, spawn,
 };
-pub use crate::memory::MemorySink;
-pub use crate::outcome::{Outcome, UnknownOutcome};
-pub use crate::panic::{PANIC_ACTION, panic_message};
-pub use crate::policy::{
-    EventPolicy, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
+pub use crate::event::{
+    Action, ActivityEvent, ActivityEventBuilder, Actor, ActorKind, COLUMNS, Cell, Column, ColumnKind,
+    CustomAction, DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, Details, EventPolicy, IntoAction,
+    InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS,
+    MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
+    Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION, UnknownActorKind, UnknownOutcome,
+    read_action, read_outcome, sanitize_user_agent,
 };
+pub use crate::log::{log_activity, prepare_event};
+pub use crate::panic_message::panic_message;
 pub use crate::recorder::{
-    DROPPED_ACTION, LogError, Recorder, RecorderBuilder, RecorderStats, ShutdownReport,
+    ActivitySink, BoxError, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink, Recorder,
+    RecorderBuilder, RecorderStats, ShutdownReport, SinkError, clear_global_recorder, global_recorder,
+    metrics, set_global_recorder,
 };
-pub use crate::request_id::{IncomingRequestId, MAX_REQUEST_ID_LEN};
-pub use crate::scrub::{
-    DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP,
-    json_size,
-};
-pub use crate::sink::{ActivitySink, BoxError, NullSink, SinkError};
 pub use crate::store::{
-    ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_PAGE_LIMIT,
-    InvalidCursor, MAX_PAGE_LIMIT, Order, StoreError,
+    ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_LOOKBACK,
+    DEFAULT_PAGE_LIMIT, Follower, InvalidCursor, MAX_PAGE_LIMIT, Order, StoreError,
 };
-pub use crate::user_agent::MAX_USER_AGENT_CHARS;

@@ -1,13 +1,8 @@
-//! `log_activity`: logging an event by hand, and the global recorder.
-
-use std::sync::RwLock;
+//! `log_activity`: logging an event by hand.
 
 use crate::context::ActivityContext;
-use crate::event::ActivityEvent;
-use crate::policy::EventPolicy;
-use crate::recorder::{LogError, Recorder};
-
-static GLOBAL: RwLock<Option<Recorder>> = RwLock::new(None);
+use crate::event::{ActivityEvent, EventPolicy};
+use crate::recorder::{LogError, global_recorder};
 
 /// Logs `event` without waiting: fills what it leaves empty (actor, tenant,
 /// request id, IP, user agent, method, route) from the current
@@ -43,47 +38,26 @@ static GLOBAL: RwLock<Option<Recorder>> = RwLock::new(None);
 pub fn log_activity(event: ActivityEvent) -> Result<(), LogError> {
     match ActivityContext::current() {
         Some(context) => context.log(event),
-        None => global_recorder().ok_or(LogError::NoRecorder)?.record(event),
+        None => global_recorder().ok_or(LogError::NoRecorder)?.submit(event, None),
     }
 }
 
 /// Fills `event` from the current context and applies the current recorder's
 /// policy (or the default policy when there is no recorder), without queueing
-/// it: for sinks that write an event themselves, such as a transactional write
-/// inside the caller's database transaction.
+/// it: the same preparation [`log_activity`] gives an event, for code that
+/// writes the event itself, such as a transactional write inside the
+/// caller's database transaction.
+#[doc(hidden)]
 pub fn prepare_event(mut event: ActivityEvent) -> ActivityEvent {
-    ActivityContext::fill_from_current(&mut event);
-    let recorder = ActivityContext::current()
+    let context = ActivityContext::current();
+    let recorder = context
+        .as_ref()
         .and_then(|context| context.recorder().cloned())
         .or_else(global_recorder);
-    match recorder {
-        Some(recorder) => recorder.policy().apply(&mut event),
-        None => EventPolicy::default().apply(&mut event),
+    let origin = context.map(|context| context.origin());
+    match &recorder {
+        Some(recorder) => recorder.policy().prepare(&mut event, origin),
+        None => EventPolicy::default().prepare(&mut event, origin),
     }
     event
-}
-
-/// Sets the recorder used by [`log_activity`] when the current context has
-/// none (or there is no context), returning the previous one.
-pub fn set_global_recorder(recorder: Recorder) -> Option<Recorder> {
-    write_global(Some(recorder))
-}
-
-/// Removes the global recorder, returning it.
-pub fn clear_global_recorder() -> Option<Recorder> {
-    write_global(None)
-}
-
-fn write_global(recorder: Option<Recorder>) -> Option<Recorder> {
-    let mut global = GLOBAL.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-    std::mem::replace(&mut global, recorder)
-}
-
-/// The global recorder, if one is set: what [`log_activity`] uses when the
-/// current context has no recorder of its own.
-pub fn global_recorder() -> Option<Recorder> {
-    GLOBAL
-        .read()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .clone()
 }

@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response};
 use proptest::prelude::*;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_activity::request_id::is_valid_request_id;
-use tower_activity::user_agent::{MAX_USER_AGENT_CHARS, sanitize_user_agent};
+use tower_activity::is_valid_request_id;
 use tower_activity::{ActivityLayer, ForwardedHeader, TrustedProxies};
+use tower_activity::{MAX_USER_AGENT_CHARS, sanitize_user_agent};
 
 fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
     // Every byte a header value may hold: visible ASCII, space, tab, obs-text.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{ChildStdout, Command};
-use tower_activity::export::CSV_COLUMNS;
+use tower_activity::COLUMNS;
 use tower_activity::{
     Action, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor,
 };
@@ -252,7 +252,10 @@ async fn export_writes_csv_or_json_lines_and_is_quiet_when_piped() {
         let csv = succeeded(&output);
         assert_eq!(stderr(&output), "", "no progress or summary on a pipe");
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
-        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            COLUMNS.map(|column| column.name)
+        );
         let ids: Vec<String> = reader.records().map(|row| row.unwrap()[0].to_owned()).collect();
         let expected: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
         assert_eq!(ids, expected);

@@ -1,8 +1,8 @@
 //! Events for the tests: varied, hostile, and at chosen times.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use serde_json::{Value, json};
-use tower_activity::{Action, ActivityEvent, ActivitySink, Actor, ActorKind, Outcome};
+use serde_json::json;
+use tower_activity::{Action, ActivityEvent, ActivitySink, Actor, ActorKind, Details, Outcome};
 
 use crate::support::TestDb;
 
@@ -21,8 +21,8 @@ pub(crate) fn varied(i: usize) -> ActivityEvent {
     event.occurred_at =
         DateTime::from_timestamp_micros(1_700_000_000_123_456 + i as i64 * 1_000_003).unwrap();
     if !i.is_multiple_of(3) {
-        event.resource_type = Some(["invoice", "user", "note"][i % 3].to_owned());
-        event.resource_id = Some(format!("res_{i}_ünï"));
+        event.resource_type = Some(["invoice", "user", "note"][i % 3].into());
+        event.resource_id = Some(format!("res_{i}_ünï").into());
     }
     event.actor = match i % 4 {
         0 => None,
@@ -30,11 +30,11 @@ pub(crate) fn varied(i: usize) -> ActivityEvent {
         2 => Some(Actor::anonymous()),
         _ => Some(Actor {
             kind: ActorKind::Service,
-            id: Some(format!("svc-{}", i % 7)),
+            id: Some(format!("svc-{}", i % 7).into()),
             label: None,
         }),
     };
-    event.tenant_id = (!i.is_multiple_of(5)).then(|| format!("tenant_{}", i % 3));
+    event.tenant_id = (!i.is_multiple_of(5)).then(|| format!("tenant_{}", i % 3).into());
     event.outcome = [
         Outcome::Success,
         Outcome::Warning,
@@ -44,18 +44,18 @@ pub(crate) fn varied(i: usize) -> ActivityEvent {
     event.http_status = i
         .is_multiple_of(2)
         .then_some([200, 201, 204, 403, 404, 500, 599][i % 7]);
-    event.request_id = (!i.is_multiple_of(7)).then(|| format!("req-{}", i / 3));
+    event.request_id = (!i.is_multiple_of(7)).then(|| format!("req-{}", i / 3).into());
     event.ip = match i % 3 {
         0 => None,
-        1 => Some(format!("203.0.113.{}", i % 256)),
-        _ => Some(format!("2001:db8::{:x}", i)),
+        1 => Some(format!("203.0.113.{}", i % 256).into()),
+        _ => Some(format!("2001:db8::{:x}", i).into()),
     };
-    event.user_agent = (i % 2 == 1).then(|| format!("Mozilla/5.0 (日本語; \"quoted\") 🦀/{i}"));
-    event.method = (i % 3 != 2).then(|| ["GET", "POST", "DELETE"][i % 3].to_owned());
-    event.route = (i % 3 != 2).then(|| "/invoices/{id}".to_owned());
+    event.user_agent = (i % 2 == 1).then(|| format!("Mozilla/5.0 (日本語; \"quoted\") 🦀/{i}").into());
+    event.method = (i % 3 != 2).then(|| ["GET", "POST", "DELETE"][i % 3].into());
+    event.route = (i % 3 != 2).then(|| "/invoices/{id}".into());
     event.details = match i % 4 {
         0 => None,
-        1 => Some(json!({
+        1 => Some(Details::new(json!({
             "field": "due_date",
             "from": null,
             "nested": {"list": [1, -2, 3.25, true, false, null, "x"], "deeper": {"emoji": "👩‍👩‍👧", "empty": {}, "none": []}},
@@ -63,9 +63,9 @@ pub(crate) fn varied(i: usize) -> ActivityEvent {
             "small": i64::MIN,
             "text": "a \"quote\", a \\ backslash,\na newline and \u{2028}",
             "i": i,
-        })),
-        2 => Some(json!(["top-level", "array", i])),
-        _ => Some(json!({"ключ": "значение", "中文": "漢字"})),
+        }))),
+        2 => Some(Details::new(json!(["top-level", "array", i]))),
+        _ => Some(Details::new(json!({"ключ": "значение", "中文": "漢字"}))),
     };
     event
 }
@@ -99,11 +99,15 @@ pub(crate) async fn all(db: &TestDb) -> Vec<ActivityEvent> {
         .await
         .unwrap()
         .into_iter()
-        .map(ActivityEvent::from)
+        .map(|row| ActivityEvent::try_from(row).unwrap())
         .collect()
 }
 
 /// The details of `event` as compact JSON text, or empty.
 pub(crate) fn details_text(event: &ActivityEvent) -> String {
-    event.details.as_ref().map(Value::to_string).unwrap_or_default()
+    event
+        .details
+        .as_ref()
+        .map(|details| details.to_value().to_string())
+        .unwrap_or_default()
 }

@@ -1,7 +1,7 @@
 //! Export: streamed JSON lines and formula-safe CSV.
 
 use serde_json::json;
-use tower_activity::export::CSV_COLUMNS;
+use tower_activity::COLUMNS;
 use tower_activity::{Action, ActivityEvent, ActivityFilter, Actor};
 
 use sea_orm_activity::ExportFormat;
@@ -49,7 +49,10 @@ async fn a_csv_export_of_hostile_values_parses_back_with_formulas_neutralised() 
             .unwrap();
         assert_eq!(written, HOSTILE.len() as u64);
         let mut reader = csv::Reader::from_reader(out.as_slice());
-        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), CSV_COLUMNS);
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            COLUMNS.map(|column| column.name)
+        );
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         assert_eq!(rows.len(), HOSTILE.len(), "one header, then one row per event");
         for (row, (value, event)) in rows.iter().zip(HOSTILE.iter().zip(&events)) {
@@ -71,7 +74,11 @@ async fn a_csv_export_of_hostile_values_parses_back_with_formulas_neutralised() 
                 "user_agent",
                 "route",
             ] {
-                let at = CSV_COLUMNS.iter().position(|name| *name == column).unwrap();
+                let at = COLUMNS
+                    .map(|column| column.name)
+                    .iter()
+                    .position(|name| *name == column)
+                    .unwrap();
                 assert_eq!(&row[at], expected, "{column} of {value:?}");
             }
             let details: serde_json::Value = serde_json::from_str(&row[16]).unwrap();
@@ -124,7 +131,7 @@ async fn an_empty_csv_export_still_has_its_header() {
         assert_eq!(written, 0);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            format!("{}\r\n", CSV_COLUMNS.join(","))
+            format!("{}\r\n", COLUMNS.map(|column| column.name).join(","))
         );
     })
     .await;

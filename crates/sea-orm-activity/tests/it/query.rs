@@ -279,7 +279,7 @@ async fn time_bounds_select_what_the_in_memory_store_selects() {
 async fn a_row_another_version_wrote_reads_with_documented_fallbacks() {
     let before = varied(1);
     let mut odd = varied(5);
-    odd.request_id = Some("written-by-a-newer-version".to_owned());
+    odd.request_id = Some("written-by-a-newer-version".into());
     odd.actor = Some(tower_activity::Actor::user("u_9").with_label("Nine"));
     let after = varied(9);
     each_backend(async |db| {
@@ -298,7 +298,7 @@ async fn a_row_another_version_wrote_reads_with_documented_fallbacks() {
         assert_eq!((&page.events[0], &page.events[2]), (&before, &after));
         let read = &page.events[1];
         assert_eq!(read.id, odd.id);
-        assert_eq!(read.action.as_str(), sea_orm_activity::UNKNOWN_ACTION);
+        assert_eq!(read.action.as_str(), tower_activity::UNKNOWN_ACTION);
         assert_eq!(read.outcome, Outcome::Warning);
         let actor = read.actor.as_ref().unwrap();
         assert_eq!(actor.kind, tower_activity::ActorKind::Anonymous);
@@ -325,7 +325,7 @@ async fn a_row_another_version_wrote_reads_with_documented_fallbacks() {
         assert!(
             counts
                 .iter()
-                .any(|count| count.action.as_str() == sea_orm_activity::UNKNOWN_ACTION
+                .any(|count| count.action.as_str() == tower_activity::UNKNOWN_ACTION
                     && count.outcome == Outcome::Warning)
         );
     })

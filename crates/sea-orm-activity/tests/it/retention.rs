@@ -92,7 +92,7 @@ async fn prune_deletes_exactly_the_entries_older_than_the_cutoff() {
             .into_iter()
             .find(|event| event.action.as_str() == PRUNED_ACTION)
             .unwrap();
-        assert_eq!(record.details.unwrap()["count"], 22);
+        assert_eq!(record.details.unwrap().to_value()["count"], 22);
     })
     .await;
 }
@@ -246,7 +246,7 @@ async fn the_retention_job_prunes_periodically_and_stops_on_shutdown() {
         let counts: Vec<_> = page
             .events
             .iter()
-            .map(|event| event.details.as_ref().unwrap()["count"].clone())
+            .map(|event| event.details.as_ref().unwrap().to_value()["count"].clone())
             .collect();
         assert_eq!(counts[0], 1);
         assert!(counts[1..].iter().all(|count| *count == 0), "{counts:?}");
@@ -312,7 +312,7 @@ async fn overrides_match_action_names_exactly_and_case_sensitively_on_every_back
         events::write(db, &events).await;
         // Written by hand or by another program: a name in another case.
         let mut shouting = at("create", old);
-        shouting.request_id = Some("shouting".to_owned());
+        shouting.request_id = Some("shouting".into());
         events::write(db, std::slice::from_ref(&shouting)).await;
         db.execute("UPDATE activity_log SET action = 'AUTH.login.failed' WHERE request_id = 'shouting'")
             .await;

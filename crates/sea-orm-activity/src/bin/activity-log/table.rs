@@ -20,8 +20,8 @@ fn event_cells(event: &ActivityEvent) -> [String; 9] {
     });
     let resource = match (&event.resource_type, &event.resource_id) {
         (Some(kind), Some(id)) => Some(format!("{kind}/{id}")),
-        (Some(kind), None) => Some(kind.clone()),
-        (None, Some(id)) => Some(id.clone()),
+        (Some(kind), None) => Some(kind.to_string()),
+        (None, Some(id)) => Some(id.to_string()),
         (None, None) => None,
     };
     [
@@ -33,10 +33,10 @@ fn event_cells(event: &ActivityEvent) -> [String; 9] {
             .map(|status| status.to_string())
             .unwrap_or_default(),
         actor.unwrap_or_default(),
-        event.tenant_id.clone().unwrap_or_default(),
+        event.tenant_id.as_deref().unwrap_or_default().to_owned(),
         resource.unwrap_or_default(),
-        event.ip.clone().unwrap_or_default(),
-        event.request_id.clone().unwrap_or_default(),
+        event.ip.as_deref().unwrap_or_default().to_owned(),
+        event.request_id.as_deref().unwrap_or_default().to_owned(),
     ]
     .map(|cell| printable(&cell))
 }

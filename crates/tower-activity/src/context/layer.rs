@@ -9,12 +9,16 @@ use http::{HeaderName, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::client_ip::{TrustedProxies, peer_addr};
-use crate::context::{ActivityContext, RequestInfo};
-use crate::future::ResponseFuture;
-use crate::identify::{IdentifyRequest, Identity, Unidentified};
+use std::net::IpAddr;
+
+use http::Extensions;
+
+use super::client_ip::{TrustedProxies, socket_peer};
+use super::future::ResponseFuture;
+use super::identify::{IdentifyRequest, Identity, Unidentified};
+use super::request_id::{self, IncomingRequestId, X_REQUEST_ID};
+use super::{ActivityContext, RequestInfo};
 use crate::recorder::Recorder;
-use crate::request_id::{self, IncomingRequestId, X_REQUEST_ID};
 
 /// Gives every request an [`ActivityContext`]: request id, client IP, user
 /// agent, method and path, and the actor and tenant when they are known.
@@ -61,6 +65,13 @@ struct Config {
     incoming_request_id: IncomingRequestId,
     trusted_proxies: Option<TrustedProxies>,
     recorder: Option<Recorder>,
+    peer_addr: fn(&Extensions) -> Option<IpAddr>,
+    route: fn(&Extensions) -> Option<Arc<str>>,
+}
+
+/// No route: the layer of a plain tower service knows only the path.
+fn no_route(_: &Extensions) -> Option<Arc<str>> {
+    None
 }
 
 impl ActivityLayer {
@@ -73,6 +84,8 @@ impl ActivityLayer {
                 incoming_request_id: IncomingRequestId::Accept,
                 trusted_proxies: None,
                 recorder: None,
+                peer_addr: socket_peer,
+                route: no_route,
             }),
             identify: Unidentified,
         }
@@ -110,6 +123,24 @@ impl<I> ActivityLayer<I> {
     /// IP is always the socket peer.
     pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
         Arc::make_mut(&mut self.config).trusted_proxies = Some(proxies);
+        self
+    }
+
+    /// Reads the client's socket address from the request's extensions with
+    /// `read`, instead of from a plain [`SocketAddr`](std::net::SocketAddr)
+    /// extension: for servers that put it elsewhere. axum-activity's
+    /// `layer()` reads axum's `ConnectInfo`.
+    pub fn peer_addr_with(mut self, read: fn(&Extensions) -> Option<IpAddr>) -> Self {
+        Arc::make_mut(&mut self.config).peer_addr = read;
+        self
+    }
+
+    /// Reads the route template the router matched (`/users/{id}`) from the
+    /// request's extensions with `read`; without it, events carry the request
+    /// path unless the application or a handler wrapper sets the route.
+    /// axum-activity's `layer()` reads axum's `MatchedPath`.
+    pub fn route_with(mut self, read: fn(&Extensions) -> Option<Arc<str>>) -> Self {
+        Arc::make_mut(&mut self.config).route = read;
         self
     }
 
@@ -158,7 +189,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let config = &*self.config;
-        let peer = peer_addr(request.extensions());
+        let peer = (config.peer_addr)(request.extensions()).map(|ip| ip.to_canonical());
         let accept = match config.incoming_request_id {
             IncomingRequestId::Accept => true,
             IncomingRequestId::FromTrustedProxies => peer
@@ -190,8 +221,7 @@ where
             user_agent: request.headers().get(USER_AGENT).cloned(),
             method: request.method().clone(),
             uri: request.uri().clone(),
-            #[cfg(feature = "axum")]
-            matched: request.extensions().get::<axum::extract::MatchedPath>().cloned(),
+            matched: (config.route)(request.extensions()),
             recorder: config.recorder.clone(),
             actor: identity.actor,
             tenant: identity.tenant,

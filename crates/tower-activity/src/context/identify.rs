@@ -1,8 +1,10 @@
 //! Who the caller is, as far as the request itself tells at the start.
 
+use std::sync::Arc;
+
 use http::Request;
 
-use crate::actor::Actor;
+use crate::event::Actor;
 
 /// The actor and tenant an [`IdentifyRequest`] finds in a request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -10,7 +12,7 @@ pub struct Identity {
     /// The actor, when the request says who it is.
     pub actor: Option<Actor>,
     /// The tenant, when the request says which it is for.
-    pub tenant: Option<String>,
+    pub tenant: Option<Arc<str>>,
 }
 
 impl Identity {
@@ -28,7 +30,7 @@ impl Identity {
     }
 
     /// Adds the tenant.
-    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Self {
+    pub fn with_tenant(mut self, tenant: impl Into<Arc<str>>) -> Self {
         self.tenant = Some(tenant.into());
         self
     }
@@ -58,7 +60,7 @@ impl Identity {
 ///
 /// let layer = ActivityLayer::new().identify(|request: &Request<axum::body::Body>| {
 ///     match request.extensions().get::<Claims>() {
-///         Some(claims) => Identity::actor(Actor::user(&claims.user_id)).with_tenant(&claims.org_id),
+///         Some(claims) => Identity::actor(Actor::user(claims.user_id.as_str())).with_tenant(claims.org_id.as_str()),
 ///         None => Identity::actor(Actor::anonymous()),
 ///     }
 /// });

@@ -9,7 +9,7 @@ pub const MAX_USER_AGENT_CHARS: usize = 512;
 /// [`MAX_USER_AGENT_CHARS`] characters.
 ///
 /// ```
-/// use tower_activity::user_agent::sanitize_user_agent;
+/// use tower_activity::sanitize_user_agent;
 ///
 /// assert_eq!(sanitize_user_agent(b"curl/8.5\r\nX-Evil: 1"), "curl/8.5X-Evil: 1");
 /// assert_eq!(sanitize_user_agent(&[b'a'; 5000]).chars().count(), 512);

@@ -1,134 +1,68 @@
-//! The activity event and its builder.
+//! Making an event: [`ActivityEventBuilder`].
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::action::{Action, IntoAction, InvalidAction};
-use crate::actor::Actor;
-use crate::outcome::Outcome;
-
-/// One audit record: who did what to which resource, when, from where, for
-/// which tenant, and whether it worked.
-///
-/// It is the same record in memory, in every sink and in exports. Fields left
-/// empty are filled from the request context when the event is logged (see
-/// [`log_activity`](crate::log_activity)), then secrets are redacted and
-/// over-long values cut (see [`EventPolicy`](crate::EventPolicy)).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ActivityEvent {
-    /// UUID v7: unique and time-ordered, so it is also the pagination key.
-    pub id: Uuid,
-    /// When it happened, UTC, microsecond precision.
-    pub occurred_at: DateTime<Utc>,
-    /// What was done.
-    pub action: Action,
-    /// The kind of resource acted on (`user`, `invoice`).
-    pub resource_type: Option<String>,
-    /// The resource's id, as a string whatever its type in the application.
-    pub resource_id: Option<String>,
-    /// Who did it. Empty until the event is logged; then the context's actor, or
-    /// the system.
-    pub actor: Option<Actor>,
-    /// The organisation or tenant it happened in.
-    pub tenant_id: Option<String>,
-    /// Whether it worked.
-    pub outcome: Outcome,
-    /// The HTTP status of the response, when there was one.
-    pub http_status: Option<u16>,
-    /// The request's id, shared by every event of one request.
-    pub request_id: Option<String>,
-    /// The client's IP address, or its keyed hash or truncated prefix under an
-    /// [`IpPrivacy`](crate::IpPrivacy) policy.
-    pub ip: Option<String>,
-    /// The client's user agent, cut and cleaned of control characters.
-    pub user_agent: Option<String>,
-    /// The HTTP method.
-    pub method: Option<String>,
-    /// The matched route template (`/users/{id}`), or the path when no route
-    /// matched.
-    pub route: Option<String>,
-    /// Free-form JSON metadata, scrubbed of secrets and capped in size.
-    pub details: Option<Value>,
-}
-
-impl ActivityEvent {
-    /// Starts an event for `action`: an [`Action`] or a name such as
-    /// `"auth.login.failed"`, checked by [`ActivityEventBuilder::build`].
-    ///
-    /// ```
-    /// use tower_activity::{Action, ActivityEvent, Outcome};
-    ///
-    /// let event = ActivityEvent::builder(Action::Update)
-    ///     .resource("invoice", "inv_2041")
-    ///     .detail("field", "due_date")
-    ///     .build()
-    ///     .unwrap();
-    /// assert_eq!(event.outcome, Outcome::Success);
-    ///
-    /// let bad = ActivityEvent::builder("Login Failed").build();
-    /// assert!(bad.is_err());
-    /// ```
-    pub fn builder(action: impl IntoAction) -> ActivityEventBuilder {
-        ActivityEventBuilder {
-            action: action.into_action(),
-            event: Fields::default(),
-        }
-    }
-
-    /// A new event id: UUID v7.
-    pub fn new_id() -> Uuid {
-        Uuid::now_v7()
-    }
-
-    /// The current time at the precision events keep (microseconds).
-    pub fn now() -> DateTime<Utc> {
-        Utc::now().trunc_subsecs(6)
-    }
-}
-
-#[derive(Debug, Default)]
-struct Fields {
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    actor: Option<Actor>,
-    tenant_id: Option<String>,
-    outcome: Option<Outcome>,
-    http_status: Option<u16>,
-    request_id: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    method: Option<String>,
-    route: Option<String>,
-    details: Option<Value>,
-}
+use super::{Action, ActivityEvent, Actor, Details, InvalidAction, Outcome};
 
 /// Builds an [`ActivityEvent`]; made by [`ActivityEvent::builder`].
 #[derive(Debug)]
 #[must_use = "an event builder does nothing until `build` is called"]
 pub struct ActivityEventBuilder {
     action: Result<Action, InvalidAction>,
-    event: Fields,
+    id: Option<Uuid>,
+    occurred_at: Option<DateTime<Utc>>,
+    outcome: Option<Outcome>,
+    /// The event so far; its id, time, action and outcome are set by
+    /// [`build`](Self::build).
+    event: ActivityEvent,
 }
 
 impl ActivityEventBuilder {
+    pub(super) fn new(action: Result<Action, InvalidAction>) -> Self {
+        ActivityEventBuilder {
+            action,
+            id: None,
+            occurred_at: None,
+            outcome: None,
+            event: ActivityEvent {
+                id: Uuid::nil(),
+                occurred_at: DateTime::UNIX_EPOCH,
+                action: Action::Read,
+                resource_type: None,
+                resource_id: None,
+                actor: None,
+                tenant_id: None,
+                outcome: Outcome::Success,
+                http_status: None,
+                request_id: None,
+                ip: None,
+                user_agent: None,
+                method: None,
+                route: None,
+                details: None,
+            },
+        }
+    }
+
     /// Sets the resource's type and id.
-    pub fn resource(self, resource_type: impl Into<String>, id: impl ToString) -> Self {
+    pub fn resource(self, resource_type: impl Into<Arc<str>>, id: impl ToString) -> Self {
         self.resource_type(resource_type).resource_id(id)
     }
 
     /// Sets the resource's type.
-    pub fn resource_type(mut self, resource_type: impl Into<String>) -> Self {
+    pub fn resource_type(mut self, resource_type: impl Into<Arc<str>>) -> Self {
         self.event.resource_type = Some(resource_type.into());
         self
     }
 
     /// Sets the resource's id; numbers and UUIDs become their string form.
     pub fn resource_id(mut self, id: impl ToString) -> Self {
-        self.event.resource_id = Some(id.to_string());
+        self.event.resource_id = Some(id.to_string().into());
         self
     }
 
@@ -139,7 +73,7 @@ impl ActivityEventBuilder {
     }
 
     /// Sets the tenant instead of taking it from the context.
-    pub fn tenant(mut self, tenant_id: impl Into<String>) -> Self {
+    pub fn tenant(mut self, tenant_id: impl Into<Arc<str>>) -> Self {
         self.event.tenant_id = Some(tenant_id.into());
         self
     }
@@ -147,7 +81,7 @@ impl ActivityEventBuilder {
     /// Sets the outcome; the default is [`Outcome::Success`], or the one the HTTP
     /// status implies when [`status`](Self::status) is set.
     pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.event.outcome = Some(outcome);
+        self.outcome = Some(outcome);
         self
     }
 
@@ -158,38 +92,38 @@ impl ActivityEventBuilder {
     }
 
     /// Sets the request id instead of taking it from the context.
-    pub fn request_id(mut self, request_id: impl Into<String>) -> Self {
+    pub fn request_id(mut self, request_id: impl Into<Arc<str>>) -> Self {
         self.event.request_id = Some(request_id.into());
         self
     }
 
     /// Sets the client IP instead of taking it from the context.
     pub fn ip(mut self, ip: IpAddr) -> Self {
-        self.event.ip = Some(ip.to_string());
+        self.event.ip = Some(ip.to_string().into());
         self
     }
 
     /// Sets the user agent instead of taking it from the context.
-    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+    pub fn user_agent(mut self, user_agent: impl Into<Arc<str>>) -> Self {
         self.event.user_agent = Some(user_agent.into());
         self
     }
 
     /// Sets the HTTP method instead of taking it from the context.
-    pub fn method(mut self, method: impl Into<String>) -> Self {
+    pub fn method(mut self, method: impl Into<Arc<str>>) -> Self {
         self.event.method = Some(method.into());
         self
     }
 
     /// Sets the route instead of taking it from the context.
-    pub fn route(mut self, route: impl Into<String>) -> Self {
+    pub fn route(mut self, route: impl Into<Arc<str>>) -> Self {
         self.event.route = Some(route.into());
         self
     }
 
     /// Replaces the details with `details`.
-    pub fn details(mut self, details: Value) -> Self {
-        self.event.details = Some(details);
+    pub fn details(mut self, details: impl Into<Details>) -> Self {
+        self.event.details = Some(details.into());
         self
     }
 
@@ -199,7 +133,8 @@ impl ActivityEventBuilder {
         let details = self
             .event
             .details
-            .get_or_insert_with(|| Value::Object(Map::new()));
+            .get_or_insert_with(|| Details::new(Value::Object(Map::new())))
+            .value_mut();
         if !details.is_object() {
             let previous = details.take();
             *details = Value::Object(Map::from_iter([("value".to_owned(), previous)]));
@@ -210,36 +145,37 @@ impl ActivityEventBuilder {
         self
     }
 
-    /// Finishes the event, giving it a UUID v7 id and the current time.
+    /// Sets the event's id instead of a fresh UUID v7: for events carried
+    /// over from elsewhere, whose id must survive (a write of the same id is
+    /// kept once).
+    pub fn id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Sets when it happened instead of now; cut to microseconds.
+    pub fn occurred_at(mut self, occurred_at: DateTime<Utc>) -> Self {
+        self.occurred_at = Some(occurred_at.trunc_subsecs(6));
+        self
+    }
+
+    /// Finishes the event, giving it a UUID v7 id and the current time unless
+    /// they were set.
     ///
     /// Fails when the action given to [`ActivityEvent::builder`] was an invalid
     /// name.
     pub fn build(self) -> Result<ActivityEvent, InvalidAction> {
-        let action = self.action?;
-        let fields = self.event;
-        let outcome = fields.outcome.unwrap_or_else(|| {
-            fields
+        let mut event = self.event;
+        event.action = self.action?;
+        event.outcome = self.outcome.unwrap_or_else(|| {
+            event
                 .http_status
                 .and_then(|code| http::StatusCode::from_u16(code).ok())
                 .map_or(Outcome::Success, Outcome::from_status)
         });
-        Ok(ActivityEvent {
-            id: ActivityEvent::new_id(),
-            occurred_at: ActivityEvent::now(),
-            action,
-            resource_type: fields.resource_type,
-            resource_id: fields.resource_id,
-            actor: fields.actor,
-            tenant_id: fields.tenant_id,
-            outcome,
-            http_status: fields.http_status,
-            request_id: fields.request_id,
-            ip: fields.ip,
-            user_agent: fields.user_agent,
-            method: fields.method,
-            route: fields.route,
-            details: fields.details,
-        })
+        event.id = self.id.unwrap_or_else(ActivityEvent::new_id);
+        event.occurred_at = self.occurred_at.unwrap_or_else(ActivityEvent::now);
+        Ok(event)
     }
 }
 
@@ -286,7 +222,7 @@ mod tests {
             .detail("field", "email")
             .build()
             .unwrap();
-        assert_eq!(event.details, Some(json!({"value": 7, "field": "email"})));
+        assert_eq!(event.details.unwrap(), json!({"value": 7, "field": "email"}));
     }
 
     #[test]
@@ -301,7 +237,20 @@ mod tests {
             .resource("order", id)
             .build()
             .unwrap();
-        assert_eq!(uuid.resource_id, Some(id.to_string()));
+        assert_eq!(uuid.resource_id.as_deref(), Some(id.to_string().as_str()));
+    }
+
+    #[test]
+    fn a_set_id_and_time_are_kept() {
+        let id = Uuid::now_v7();
+        let at: DateTime<Utc> = "2025-03-04T05:06:07.123456789Z".parse().unwrap();
+        let event = ActivityEvent::builder(Action::Read)
+            .id(id)
+            .occurred_at(at)
+            .build()
+            .unwrap();
+        assert_eq!(event.id, id);
+        assert_eq!(event.occurred_at, at.trunc_subsecs(6));
     }
 
     #[test]

@@ -76,9 +76,9 @@ impl IpPrivacy {
 
     /// [`apply`](Self::apply) to a stored address, which stays as it is (no
     /// copy) under [`IpPrivacy::Keep`].
-    pub(crate) fn apply_in_place(&self, ip: &mut Option<String>) {
+    pub(crate) fn apply_in_place(&self, ip: &mut Option<Arc<str>>) {
         if !matches!(self, IpPrivacy::Keep) {
-            *ip = ip.take().and_then(|ip| self.apply(&ip));
+            *ip = ip.take().and_then(|ip| self.apply(&ip)).map(Arc::from);
         }
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::Details;
+
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
 
@@ -157,6 +159,31 @@ impl Scrubber {
     /// they are over the cap:
     /// `{"details_omitted": {"bytes": <size>, "limit": <cap>}}`.
     pub fn scrub(&self, details: &mut Value) {
+        self.redact(details);
+        let size = json_size(details);
+        if size > self.max_details_bytes {
+            *details = self.omitted(size);
+        }
+    }
+
+    /// [`scrub`](Self::scrub) for an event's details, which are kept as
+    /// compact JSON text afterwards: the text is written once, and its length
+    /// is the size the cap measures.
+    pub(crate) fn scrub_details(&self, details: &mut Details) {
+        self.redact(details.value_mut());
+        let size = details.freeze();
+        if size > self.max_details_bytes {
+            *details = Details::frozen(&self.omitted(size));
+        }
+    }
+
+    /// The marker that replaces details of `size` bytes, over the cap.
+    fn omitted(&self, size: usize) -> Value {
+        json!({"details_omitted": {"bytes": size, "limit": self.max_details_bytes}})
+    }
+
+    /// Redacts secrets in `details`, in place.
+    fn redact(&self, details: &mut Value) {
         let mut stack = vec![(&mut *details, 0)];
         while let Some((value, depth)) = stack.pop() {
             match value {
@@ -183,10 +210,6 @@ impl Scrubber {
                 }
                 _ => {}
             }
-        }
-        let size = json_size(details);
-        if size > self.max_details_bytes {
-            *details = json!({"details_omitted": {"bytes": size, "limit": self.max_details_bytes}});
         }
     }
 
@@ -384,7 +407,7 @@ fn dismantle(value: Value) {
 
 /// The length of `value` serialized as compact JSON, without building the
 /// text: the size the details cap measures.
-pub fn json_size(value: &Value) -> usize {
+fn json_size(value: &Value) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

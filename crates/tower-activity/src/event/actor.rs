@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,15 +76,15 @@ pub struct Actor {
     pub kind: ActorKind,
     /// The application's identifier for the actor (a user id, a client id, a job
     /// name). Removed by anonymization.
-    pub id: Option<String>,
+    pub id: Option<Arc<str>>,
     /// A human-readable label such as a name or an email. Removed by
     /// anonymization.
-    pub label: Option<String>,
+    pub label: Option<Arc<str>>,
 }
 
 impl Actor {
     /// An actor of `kind` with an id.
-    pub fn new(kind: ActorKind, id: impl Into<String>) -> Self {
+    pub fn new(kind: ActorKind, id: impl Into<Arc<str>>) -> Self {
         Actor {
             kind,
             id: Some(id.into()),
@@ -92,23 +93,33 @@ impl Actor {
     }
 
     /// An end user.
-    pub fn user(id: impl Into<String>) -> Self {
+    pub fn user(id: impl Into<Arc<str>>) -> Self {
         Actor::new(ActorKind::User, id)
     }
 
     /// An administrator.
-    pub fn admin(id: impl Into<String>) -> Self {
+    pub fn admin(id: impl Into<Arc<str>>) -> Self {
         Actor::new(ActorKind::Admin, id)
     }
 
     /// A service or API client.
-    pub fn service(id: impl Into<String>) -> Self {
+    pub fn service(id: impl Into<Arc<str>>) -> Self {
         Actor::new(ActorKind::Service, id)
     }
 
     /// The application itself, optionally naming the component (`retention`).
-    pub fn system(component: impl Into<String>) -> Self {
+    pub fn system(component: impl Into<Arc<str>>) -> Self {
         Actor::new(ActorKind::System, component)
+    }
+
+    /// The application itself, with no component named: what an event logged
+    /// outside any request or job is attributed to.
+    pub(crate) fn system_unnamed() -> Self {
+        Actor {
+            kind: ActorKind::System,
+            id: None,
+            label: None,
+        }
     }
 
     /// An unauthenticated caller.
@@ -121,7 +132,7 @@ impl Actor {
     }
 
     /// Sets the display label.
-    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+    pub fn with_label(mut self, label: impl Into<Arc<str>>) -> Self {
         self.label = Some(label.into());
         self
     }

@@ -3,9 +3,9 @@
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Mutex;
 
+use super::{ActivitySink, SinkError};
 use crate::event::ActivityEvent;
 use crate::export::ExportFormat;
-use crate::sink::{ActivitySink, SinkError};
 
 /// Writes each event as one line of JSON to a writer: stdout, a file, a pipe.
 ///

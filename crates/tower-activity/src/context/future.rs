@@ -10,8 +10,8 @@ use http::{HeaderName, Response};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::context::ActivityContext;
-use crate::panic::{internal_error, record_panic};
+use super::ActivityContext;
+use super::panic::{internal_error, record_panic};
 
 pin_project! {
     /// Runs the inner service's future with the request's context current,

@@ -2,18 +2,17 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-/// The longest incoming request id accepted, in bytes.
-pub const MAX_REQUEST_ID_LEN: usize = 128;
+use crate::event::MAX_REQUEST_ID_LEN;
 
 /// The header a request id is read from and echoed on by default.
-pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(super) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Whether `id` may be kept as a request id: 1 to [`MAX_REQUEST_ID_LEN`] bytes of
 /// ASCII letters, digits and `-_.:/+=@`. Anything else (spaces, control
 /// characters, quotes, non-ASCII) is replaced by a fresh id, never stored.
 ///
 /// ```
-/// use tower_activity::request_id::is_valid_request_id;
+/// use tower_activity::is_valid_request_id;
 ///
 /// assert!(is_valid_request_id(b"0192f1d2-7c3b-7a10-9c2e-3f4b5a6c7d8e"));
 /// assert!(!is_valid_request_id(b"abc\r\nSet-Cookie: x=1"));

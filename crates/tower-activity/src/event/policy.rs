@@ -1,11 +1,12 @@
 //! What every event goes through before a sink sees it: secrets redacted,
 //! details capped, the IP kept as configured, and over-long fields cut.
 
-use crate::event::ActivityEvent;
-use crate::ip_privacy::IpPrivacy;
-use crate::request_id::MAX_REQUEST_ID_LEN;
-use crate::scrub::Scrubber;
+use std::sync::Arc;
 
+use super::{ActivityEvent, Actor, IpPrivacy, Origin, Scrubber, sanitize_user_agent, user_agent};
+
+/// The longest request id kept, in bytes: longer incoming ids are replaced.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// The longest resource type kept, in characters.
 pub const MAX_RESOURCE_TYPE_CHARS: usize = 64;
 /// The longest id kept (resource, actor, tenant), and the longest actor label,
@@ -35,7 +36,7 @@ pub const MAX_IP_CHARS: usize = 64;
 ///     .unwrap();
 /// policy.apply(&mut event);
 /// assert_eq!(event.ip.as_deref(), Some("198.51.100.0/24"));
-/// assert_eq!(event.details, Some(json!({"tax_id": "[REDACTED]", "password": "[REDACTED]"})));
+/// assert_eq!(event.details.unwrap(), json!({"tax_id": "[REDACTED]", "password": "[REDACTED]"}));
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct EventPolicy {
@@ -61,10 +62,28 @@ impl EventPolicy {
         self
     }
 
-    /// Applies the policy to `event` in place.
+    /// What every event goes through before it is queued or written, on
+    /// every path: fills what `event` leaves empty from `origin` (the
+    /// request's context) or, without one, names the system as the actor;
+    /// then [applies](Self::apply) the policy.
+    pub(crate) fn prepare(&self, event: &mut ActivityEvent, origin: Option<Origin>) {
+        match origin {
+            Some(origin) => origin.fill(event),
+            None => {
+                if event.actor.is_none() {
+                    event.actor = Some(Actor::system_unnamed());
+                }
+            }
+        }
+        self.apply(event);
+    }
+
+    /// Applies the policy to `event` in place: scrubs and caps the details
+    /// (and keeps them as compact JSON text from then on), stores the IP as
+    /// configured, and cuts over-long fields.
     pub fn apply(&self, event: &mut ActivityEvent) {
         if let Some(details) = &mut event.details {
-            self.scrubber.scrub(details);
+            self.scrubber.scrub_details(details);
         }
         self.ip_privacy.apply_in_place(&mut event.ip);
         cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
@@ -76,23 +95,24 @@ impl EventPolicy {
         }
         cut(&mut event.request_id, MAX_REQUEST_ID_LEN);
         cut(&mut event.ip, MAX_IP_CHARS);
-        if let Some(user_agent) = &mut event.user_agent
-            && !crate::user_agent::is_clean(user_agent)
+        if let Some(agent) = &mut event.user_agent
+            && !user_agent::is_clean(agent)
         {
-            *user_agent = crate::user_agent::sanitize_user_agent(user_agent.as_bytes());
+            *agent = sanitize_user_agent(agent.as_bytes()).into();
         }
         cut(&mut event.method, MAX_METHOD_CHARS);
         cut(&mut event.route, MAX_ROUTE_CHARS);
     }
 }
 
-/// Cuts `field` to at most `max` characters.
-fn cut(field: &mut Option<String>, max: usize) {
+/// Cuts `field` to at most `max` characters. Text within the cap, the usual
+/// case, is left as it is, still shared with the context it came from.
+fn cut(field: &mut Option<Arc<str>>, max: usize) {
     if let Some(text) = field
         && text.len() > max
         && let Some((at, _)) = text.char_indices().nth(max)
     {
-        text.truncate(at);
+        *text = Arc::from(&text[..at]);
     }
 }
 
@@ -132,9 +152,6 @@ mod tests {
         EventPolicy::new().apply(&mut event);
         let user_agent = event.user_agent.unwrap();
         assert!(user_agent.starts_with("evilaaa"));
-        assert_eq!(
-            user_agent.chars().count(),
-            crate::user_agent::MAX_USER_AGENT_CHARS
-        );
+        assert_eq!(user_agent.chars().count(), crate::MAX_USER_AGENT_CHARS);
     }
 }

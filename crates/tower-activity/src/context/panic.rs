@@ -5,28 +5,12 @@ use std::any::Any;
 
 use http::{HeaderName, Response, StatusCode};
 
-use crate::action::Action;
-use crate::context::ActivityContext;
-use crate::event::ActivityEvent;
-use crate::outcome::Outcome;
+use super::ActivityContext;
+use crate::event::{Action, ActivityEvent, Outcome};
+use crate::panic_message::panic_message;
 
 /// The action of the event recorded for a panic.
 pub const PANIC_ACTION: &str = "system.panic";
-
-/// The longest panic message kept, in characters.
-const MAX_PANIC_MESSAGE_CHARS: usize = 1_024;
-
-/// The text of a panic payload, cut to a bounded length.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let message = if let Some(text) = payload.downcast_ref::<&str>() {
-        text
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.as_str()
-    } else {
-        "panic with a non-text payload"
-    };
-    message.chars().take(MAX_PANIC_MESSAGE_CHARS).collect()
-}
 
 /// Records a `system.panic` event for the request, unless a handler wrapper
 /// already recorded the panic. A failure to record is logged and otherwise

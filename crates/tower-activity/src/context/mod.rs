@@ -1,19 +1,32 @@
 //! The request's activity context: who, for which tenant, from where, under
-//! which request id. It lives in a task-local for the request's task.
+//! which request id. It lives in a task-local for the request's task, and is
+//! made by the [`ActivityLayer`](crate::ActivityLayer).
+
+mod client_ip;
+mod forwarded;
+mod future;
+mod identify;
+mod layer;
+mod panic;
+mod request_id;
 
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
 
 use http::{HeaderValue, Method, Uri};
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::actor::{Actor, ActorKind};
-use crate::event::ActivityEvent;
-use crate::recorder::{LogError, Recorder};
-use crate::user_agent::sanitize_user_agent;
+pub use self::client_ip::{ForwardedHeader, InvalidNetwork, TrustedProxies};
+pub use self::future::ResponseFuture;
+pub use self::identify::{IdentifyRequest, Identity, Unidentified};
+pub use self::layer::{ActivityLayer, ActivityService};
+pub use self::panic::PANIC_ACTION;
+pub use self::request_id::{IncomingRequestId, is_valid_request_id};
+use crate::event::{ActivityEvent, Actor, Origin, sanitize_user_agent};
+use crate::recorder::{LogError, Recorder, global_recorder};
 
 tokio::task_local! {
     static CURRENT: ActivityContext;
@@ -51,16 +64,21 @@ pub struct ActivityContext {
     inner: Arc<Inner>,
 }
 
+/// What the context knows from the start. The texts events carry are made
+/// once, when the first event asks, and shared by every event after it.
 struct Inner {
     request_id: HeaderValue,
+    request_id_text: OnceLock<Arc<str>>,
     ip: Option<IpAddr>,
+    ip_text: OnceLock<Option<Arc<str>>>,
     user_agent: Option<HeaderValue>,
+    user_agent_text: OnceLock<Option<Arc<str>>>,
     method: Option<Method>,
     uri: Option<Uri>,
-    /// The route axum matched, when the layer runs after routing
-    /// (`Router::layer`).
-    #[cfg(feature = "axum")]
-    matched: Option<axum::extract::MatchedPath>,
+    /// The request path, for events of a request no route matched.
+    path: OnceLock<Option<Arc<str>>>,
+    /// The route template, when the layer could read it from the request.
+    matched: Option<Arc<str>>,
     recorder: Option<Recorder>,
     state: Mutex<State>,
 }
@@ -68,11 +86,11 @@ struct Inner {
 #[derive(Clone, Default)]
 struct State {
     actor: Option<Actor>,
-    tenant: Option<String>,
-    route: Option<String>,
-    /// The route axum matched, told by code that runs after routing.
-    #[cfg(feature = "axum")]
-    matched: Option<axum::extract::MatchedPath>,
+    tenant: Option<Arc<str>>,
+    /// The route the application set.
+    route: Option<Arc<str>>,
+    /// The route a handler wrapper told, for a layer that ran before routing.
+    told_route: Option<Arc<str>>,
     panic_recorded: bool,
 }
 
@@ -83,11 +101,10 @@ pub(crate) struct RequestInfo {
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) method: Method,
     pub(crate) uri: Uri,
-    #[cfg(feature = "axum")]
-    pub(crate) matched: Option<axum::extract::MatchedPath>,
+    pub(crate) matched: Option<Arc<str>>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) actor: Option<Actor>,
-    pub(crate) tenant: Option<String>,
+    pub(crate) tenant: Option<Arc<str>>,
 }
 
 impl ActivityContext {
@@ -95,11 +112,14 @@ impl ActivityContext {
         ActivityContext {
             inner: Arc::new(Inner {
                 request_id: info.request_id,
+                request_id_text: OnceLock::new(),
                 ip: info.ip,
+                ip_text: OnceLock::new(),
                 user_agent: info.user_agent,
+                user_agent_text: OnceLock::new(),
                 method: Some(info.method),
                 uri: Some(info.uri),
-                #[cfg(feature = "axum")]
+                path: OnceLock::new(),
                 matched: info.matched,
                 recorder: info.recorder,
                 state: Mutex::new(State {
@@ -114,15 +134,18 @@ impl ActivityContext {
     /// A context for work that has no request: a background job, a scheduled
     /// task, a CLI command. Its actor is the system, named by `component`, and
     /// it has a fresh request id so the job's events can be found together.
-    pub fn system(component: impl Into<String>) -> Self {
+    pub fn system(component: impl Into<Arc<str>>) -> Self {
         ActivityContext {
             inner: Arc::new(Inner {
-                request_id: crate::request_id::generate(),
+                request_id: request_id::generate(),
+                request_id_text: OnceLock::new(),
                 ip: None,
+                ip_text: OnceLock::new(),
                 user_agent: None,
+                user_agent_text: OnceLock::new(),
                 method: None,
                 uri: None,
-                #[cfg(feature = "axum")]
+                path: OnceLock::new(),
                 matched: None,
                 recorder: None,
                 state: Mutex::new(State {
@@ -141,11 +164,14 @@ impl ActivityContext {
         ActivityContext {
             inner: Arc::new(Inner {
                 request_id: inner.request_id.clone(),
+                request_id_text: inner.request_id_text.clone(),
                 ip: inner.ip,
+                ip_text: inner.ip_text.clone(),
                 user_agent: inner.user_agent.clone(),
+                user_agent_text: inner.user_agent_text.clone(),
                 method: inner.method.clone(),
                 uri: inner.uri.clone(),
-                #[cfg(feature = "axum")]
+                path: inner.path.clone(),
                 matched: inner.matched.clone(),
                 recorder: Some(recorder),
                 state: Mutex::new(state),
@@ -184,11 +210,16 @@ impl ActivityContext {
     }
 
     /// The user agent, capped and cleaned of control characters.
-    pub fn user_agent(&self) -> Option<String> {
+    pub fn user_agent(&self) -> Option<Arc<str>> {
         self.inner
-            .user_agent
-            .as_ref()
-            .map(|value| sanitize_user_agent(value.as_bytes()))
+            .user_agent_text
+            .get_or_init(|| {
+                self.inner
+                    .user_agent
+                    .as_ref()
+                    .map(|value| Arc::from(sanitize_user_agent(value.as_bytes())))
+            })
+            .clone()
     }
 
     /// The request's method.
@@ -196,24 +227,22 @@ impl ActivityContext {
         self.inner.method.as_ref()
     }
 
-    /// The route template: the one [set](Self::set_route), else the one axum
-    /// matched (with the `axum` feature, when the layer is added with
-    /// `Router::layer`), else the request path.
-    pub fn route(&self) -> Option<String> {
-        let route = self.lock().route.clone();
-        route.or_else(|| self.request_route())
-    }
-
-    /// The route the request itself tells: axum's matched route, or the path.
-    fn request_route(&self) -> Option<String> {
-        #[cfg(feature = "axum")]
+    /// The route template: the one [set](Self::set_route), else the one the
+    /// router matched (read by the layer when it runs after routing, or told
+    /// by a handler wrapper), else the request path.
+    pub fn route(&self) -> Option<Arc<str>> {
+        let inner = &self.inner;
         {
-            let told = self.lock().matched.clone();
-            if let Some(matched) = self.inner.matched.as_ref().or(told.as_ref()) {
-                return Some(matched.as_str().to_owned());
+            let state = self.lock();
+            let route = state.route.as_ref().or(inner.matched.as_ref());
+            if let Some(route) = route.or(state.told_route.as_ref()) {
+                return Some(route.clone());
             }
         }
-        self.inner.uri.as_ref().map(|uri| uri.path().to_owned())
+        inner
+            .path
+            .get_or_init(|| inner.uri.as_ref().map(|uri| Arc::from(uri.path())))
+            .clone()
     }
 
     /// The actor, once known.
@@ -222,7 +251,7 @@ impl ActivityContext {
     }
 
     /// The tenant, once known.
-    pub fn tenant(&self) -> Option<String> {
+    pub fn tenant(&self) -> Option<Arc<str>> {
         self.lock().tenant.clone()
     }
 
@@ -240,30 +269,31 @@ impl ActivityContext {
     }
 
     /// Sets or replaces the tenant.
-    pub fn set_tenant(&self, tenant: impl Into<String>) {
+    pub fn set_tenant(&self, tenant: impl Into<Arc<str>>) {
         self.lock().tenant = Some(tenant.into());
     }
 
     /// Sets the matched route template (`/users/{id}`), which events carry
     /// instead of the raw path.
-    pub fn set_route(&self, route: impl Into<String>) {
+    pub fn set_route(&self, route: impl Into<Arc<str>>) {
         self.lock().route = Some(route.into());
     }
 
-    /// Tells the context which route axum matched, for a layer that runs
-    /// before routing (wrapping the whole router) and so could not see it;
-    /// handler wrappers do this. A route [set](Self::set_route) explicitly
-    /// still comes first.
-    #[cfg(feature = "axum")]
-    pub fn set_matched_path(&self, matched: &axum::extract::MatchedPath) {
+    /// Tells the context the route the router matched, for a layer that ran
+    /// before routing and so could not read it; handler wrappers call it. A
+    /// route the layer read, or one [set](Self::set_route) explicitly, still
+    /// comes first.
+    #[doc(hidden)]
+    pub fn tell_route(&self, route: Arc<str>) {
         if self.inner.matched.is_none() {
-            self.lock().matched = Some(matched.clone());
+            self.lock().told_route = Some(route);
         }
     }
 
     /// Tells the layer that a panic unwinding through it has already been
     /// recorded (by a handler wrapper that logged its own critical event), so
     /// the layer records no second event for it.
+    #[doc(hidden)]
     pub fn mark_panic_recorded(&self) {
         self.lock().panic_recorded = true;
     }
@@ -272,69 +302,44 @@ impl ActivityContext {
         self.lock().panic_recorded
     }
 
-    /// Fills what `event` leaves empty from this context.
-    pub fn fill(&self, event: &mut ActivityEvent) {
-        {
-            let state = self.lock();
-            if event.actor.is_none() {
-                event.actor = Some(state.actor.clone().unwrap_or_else(Actor::anonymous));
-            }
-            if event.tenant_id.is_none() {
-                event.tenant_id.clone_from(&state.tenant);
-            }
-            if event.route.is_none() {
-                event.route.clone_from(&state.route);
-            }
-        }
+    /// What this context lends the events logged in it: shared, not copied.
+    pub(crate) fn origin(&self) -> Origin {
         let inner = &self.inner;
-        if event.route.is_none() {
-            event.route = self.request_route();
-        }
-        if event.request_id.is_none() {
-            event.request_id = Some(self.request_id().to_owned());
-        }
-        if event.ip.is_none() {
-            event.ip = inner.ip.map(ip_text);
-        }
-        if event.user_agent.is_none() {
-            event.user_agent = self.user_agent();
-        }
-        if event.method.is_none() {
-            event.method = inner.method.as_ref().map(|method| method.as_str().to_owned());
-        }
-    }
-
-    /// Fills `event` from the current context, or, outside any, marks it as
-    /// the system's.
-    pub(crate) fn fill_from_current(event: &mut ActivityEvent) {
-        match ActivityContext::current() {
-            Some(context) => context.fill(event),
-            None => {
-                if event.actor.is_none() {
-                    event.actor = Some(Actor {
-                        kind: ActorKind::System,
-                        id: None,
-                        label: None,
-                    });
-                }
-            }
+        let request_id = inner
+            .request_id_text
+            .get_or_init(|| Arc::from(self.request_id()))
+            .clone();
+        let ip = inner
+            .ip_text
+            .get_or_init(|| inner.ip.map(|ip| Arc::from(ip_text(ip))))
+            .clone();
+        let method = inner.method.as_ref().map(method_text);
+        let user_agent = self.user_agent();
+        let route = self.route();
+        let state = self.lock();
+        Origin {
+            actor: state.actor.clone(),
+            tenant_id: state.tenant.clone(),
+            request_id: Some(request_id),
+            ip,
+            user_agent,
+            method,
+            route,
         }
     }
 
-    /// Fills `event` from this context and queues it on this context's
-    /// recorder, or the global one.
-    pub(crate) fn log(&self, mut event: ActivityEvent) -> Result<(), LogError> {
+    /// Logs `event` in this context: filled from it, under the policy of its
+    /// recorder (or the global one), and queued there.
+    pub(crate) fn log(&self, event: ActivityEvent) -> Result<(), LogError> {
         let global;
         let recorder = match &self.inner.recorder {
             Some(recorder) => recorder,
             None => {
-                global = crate::log::global_recorder().ok_or(LogError::NoRecorder)?;
+                global = global_recorder().ok_or(LogError::NoRecorder)?;
                 &global
             }
         };
-        self.fill(&mut event);
-        recorder.policy().apply(&mut event);
-        recorder.enqueue(event)
+        recorder.submit(event, Some(self.origin()))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -359,6 +364,30 @@ impl fmt::Debug for ActivityContext {
             .field("route", &state.route)
             .finish_non_exhaustive()
     }
+}
+
+/// The method as events keep it; the common methods' text is made once for
+/// the process.
+fn method_text(method: &Method) -> Arc<str> {
+    static COMMON: LazyLock<[(Method, Arc<str>); 7]> = LazyLock::new(|| {
+        [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::HEAD,
+            Method::OPTIONS,
+        ]
+        .map(|method| {
+            let text = Arc::from(method.as_str());
+            (method, text)
+        })
+    });
+    COMMON
+        .iter()
+        .find(|(common, _)| common == method)
+        .map_or_else(|| Arc::from(method.as_str()), |(_, text)| text.clone())
 }
 
 /// An address as text; IPv4, the common case, without the formatting
@@ -435,5 +464,14 @@ mod tests {
             let ip: IpAddr = ip.parse().unwrap();
             assert_eq!(ip_text(ip), ip.to_string());
         }
+    }
+
+    #[test]
+    fn common_methods_share_their_text() {
+        assert!(Arc::ptr_eq(
+            &method_text(&Method::GET),
+            &method_text(&Method::GET)
+        ));
+        assert_eq!(&*method_text(&Method::from_bytes(b"PURGE").unwrap()), "PURGE");
     }
 }

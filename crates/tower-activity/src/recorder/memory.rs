@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use uuid::Uuid;
 
+use super::{ActivitySink, SinkError};
 use crate::event::ActivityEvent;
-use crate::sink::{ActivitySink, SinkError};
 use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Order, StoreError,
 };

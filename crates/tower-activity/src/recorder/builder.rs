@@ -1,0 +1,160 @@
+//! Configuring and starting a [`Recorder`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc, watch};
+
+use super::writer::Writer;
+use super::{ActivitySink, Counts, Recorder, Shared};
+use crate::event::EventPolicy;
+
+/// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
+#[derive(Debug)]
+#[must_use = "a recorder builder does nothing until `spawn` is called"]
+pub struct RecorderBuilder<S> {
+    sink: S,
+    capacity: usize,
+    policy: EventPolicy,
+    shutdown_timeout: Duration,
+    writer: WriterConfig,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(super) struct WriterConfig {
+    pub(super) batch_size: usize,
+    pub(super) concurrency: usize,
+    pub(super) flush_interval: Duration,
+    pub(super) retry_min: Duration,
+    pub(super) retry_max: Duration,
+    pub(super) write_timeout: Duration,
+}
+
+impl Recorder {
+    /// Starts configuring a recorder that writes to `sink`.
+    ///
+    /// Defaults: a queue of 50,000 events (enough to ride out a database
+    /// stall of half a second at 100,000 events/s), batches of up to 500
+    /// events or 100 ms, retries from 100 ms doubling to 10 s, a 30 s timeout per batch
+    /// write and a 30 s shutdown timeout.
+    pub fn builder<S: ActivitySink>(sink: S) -> RecorderBuilder<S> {
+        RecorderBuilder {
+            sink,
+            capacity: 50_000,
+            policy: EventPolicy::default(),
+            shutdown_timeout: Duration::from_secs(30),
+            writer: WriterConfig {
+                batch_size: 500,
+                concurrency: 0,
+                flush_interval: Duration::from_millis(100),
+                retry_min: Duration::from_millis(100),
+                retry_max: Duration::from_secs(10),
+                write_timeout: Duration::from_secs(30),
+            },
+        }
+    }
+}
+
+impl<S: ActivitySink> RecorderBuilder<S> {
+    /// How many events the queue holds before new ones are dropped.
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// The most events written in one batch.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.writer.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// How many batches may be written at once; by default what the sink
+    /// asks for ([`ActivitySink::max_concurrent_writes`]). Batches written
+    /// at once may reach the sink in any order.
+    pub fn concurrent_writes(mut self, writes: usize) -> Self {
+        self.writer.concurrency = writes.max(1);
+        self
+    }
+
+    /// How long the writer waits for a batch to fill after its first event.
+    pub fn flush_interval(mut self, interval: Duration) -> Self {
+        self.writer.flush_interval = interval;
+        self
+    }
+
+    /// The first and the longest wait between retries of a failed batch; the
+    /// wait doubles after each failure.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.writer.retry_min = first;
+        self.writer.retry_max = max.max(first);
+        self
+    }
+
+    /// How long one batch write may take before it counts as failed and is
+    /// retried.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.writer.write_timeout = timeout;
+        self
+    }
+
+    /// How long [`Recorder::shutdown`] keeps retrying a failing sink.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// The policy applied to every event before it is queued.
+    pub fn policy(mut self, policy: EventPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Starts the background writer and returns the recorder.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime, as `tokio::spawn` does.
+    pub fn spawn(self) -> Recorder {
+        let (queue, receiver) = mpsc::channel(self.capacity);
+        let (shutdown, shutdown_rx) = watch::channel(None);
+        let (processed_tx, processed) = watch::channel(0);
+        let counts = Arc::new(Counts::default());
+        let flush_now = Arc::new(Notify::new());
+        let mut config = self.writer;
+        if config.concurrency == 0 {
+            config.concurrency = self.sink.max_concurrent_writes().max(1);
+        }
+        let writer = Writer {
+            sink: Arc::new(self.sink),
+            queue: receiver,
+            shutdown: shutdown_rx,
+            counts: counts.clone(),
+            flush_now: flush_now.clone(),
+            processed: processed_tx,
+            config,
+            draining: false,
+            batch: Vec::with_capacity(config.batch_size),
+            batch_started: None,
+            gathered: 0,
+            finished_early: BTreeMap::new(),
+            reporting: false,
+        };
+        let handle = tokio::spawn(writer.run());
+        Recorder {
+            shared: Arc::new(Shared {
+                queue,
+                policy: self.policy,
+                counts,
+                shutdown,
+                flush_now,
+                processed,
+                writer: tokio::sync::Mutex::new(Some(handle)),
+                shutdown_timeout: self.shutdown_timeout,
+                closed: AtomicBool::new(false),
+                batch_size: self.writer.batch_size,
+            }),
+        }
+    }
+}

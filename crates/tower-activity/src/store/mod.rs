@@ -1,0 +1,50 @@
+//! Reading the log back: the trait stores implement, filters, keyset
+//! pagination, counts, and following new entries.
+
+mod cursor;
+mod filter;
+mod follow;
+mod query;
+
+use std::future::Future;
+
+use uuid::Uuid;
+
+pub use self::cursor::{Cursor, InvalidCursor};
+pub use self::filter::ActivityFilter;
+pub use self::follow::{DEFAULT_LOOKBACK, Follower};
+pub use self::query::{
+    ActivityCount, ActivityPage, ActivityQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Order,
+};
+use crate::event::ActivityEvent;
+use crate::recorder::BoxError;
+
+/// A store the log can be read from.
+///
+/// Pages are keyset-paginated on the event id (a UUID v7, so time-ordered):
+/// paging while new events arrive neither repeats nor skips an entry.
+pub trait ActivityStore: Send + Sync + 'static {
+    /// One page of events matching `query`.
+    fn list(&self, query: &ActivityQuery) -> impl Future<Output = Result<ActivityPage, StoreError>> + Send;
+
+    /// The event with `id`, if there is one.
+    fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<ActivityEvent>, StoreError>> + Send;
+
+    /// Counts of the events matching `filter`, by UTC day, action and outcome.
+    fn counts(
+        &self,
+        filter: &ActivityFilter,
+    ) -> impl Future<Output = Result<Vec<ActivityCount>, StoreError>> + Send;
+}
+
+/// A store that could not answer.
+#[derive(Debug, thiserror::Error)]
+#[error("activity store failed: {0}")]
+pub struct StoreError(#[source] BoxError);
+
+impl StoreError {
+    /// Wraps the underlying error.
+    pub fn new(error: impl Into<BoxError>) -> Self {
+        StoreError(error.into())
+    }
+}
