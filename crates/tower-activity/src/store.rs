@@ -321,9 +321,10 @@ impl ActivityCount {
     }
 }
 
-/// A store that could not answer.
+/// A store that could not answer. Its message is this layer's only: the
+/// underlying error is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
-#[error("activity store failed: {0}")]
+#[error("activity store failed")]
 pub struct StoreError(#[source] BoxError);
 
 impl StoreError {

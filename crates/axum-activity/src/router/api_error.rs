@@ -58,7 +58,10 @@ impl ApiError {
 
     /// `500`: the store failed. The cause is logged, never sent.
     pub(crate) fn store(error: &StoreError) -> Self {
-        tracing::error!(%error, "activity log router: the store failed");
+        tracing::error!(
+            error = error as &dyn std::error::Error,
+            "activity log router: the store failed"
+        );
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             None,

@@ -95,7 +95,10 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
             Next::Fetch => match state.shared.store.list(&state.query).await {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::error!(%error, "activity export: the store failed; the download is aborted");
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "activity export: the store failed; the download is aborted"
+                    );
                     let aborted = io::Error::other("the activity log could not be read");
                     return Some((Err(aborted), state));
                 }
