@@ -70,6 +70,17 @@ impl ApiError {
     }
 }
 
+#[cfg(test)]
+impl ApiError {
+    /// The parameter named (empty when none is) and the message.
+    pub(crate) fn parts(&self) -> (&str, &str) {
+        (
+            self.body.parameter.as_deref().unwrap_or_default(),
+            &self.body.error,
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
