@@ -214,9 +214,9 @@ async fn list<S: ActivityStore, A: AuthorizeLogAccess>(
 ) -> Result<Response, Response> {
     let params = &admitted.params;
     let query = ActivityQuery::new(admitted.filter()?)
-        .order(params.order()?)
-        .after(params.cursor()?)
-        .limit(params.limit()?);
+        .order(params.order())
+        .after(params.cursor())
+        .limit(params.limit());
     let page = shared
         .store
         .list(&query)

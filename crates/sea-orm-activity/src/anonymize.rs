@@ -40,6 +40,22 @@ pub const DEFAULT_PERSONAL_KEYS: &[&str] = &[
     "user_agent",
 ];
 
+/// Why [`SeaOrmStore::anonymize`] failed.
+///
+/// Its message is this layer's only: the underlying error, if any, is its
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnonymizeError {
+    /// The actor id is empty or blank: it names no data subject.
+    #[error("cannot anonymize an empty actor id")]
+    EmptySubject,
+    /// The database failed. Chunks already rewritten stay rewritten; running
+    /// the anonymization again finishes the work.
+    #[error("reading or rewriting the activity log failed")]
+    Database(#[from] DbErr),
+}
+
 /// What anonymizing a data subject removes; see [`SeaOrmStore::anonymize`].
 ///
 /// ```
@@ -168,9 +184,9 @@ impl AnonymizePolicy {
     /// The entries to rewrite besides the subject's own: those about the
     /// subject, and unless the search is off, those that may name them;
     /// `None` when there are none.
-    fn others(&self, subject: &Subject, backend: DbBackend) -> Result<Option<Condition>, DbErr> {
+    fn others(&self, subject: &Subject, backend: DbBackend) -> Option<Condition> {
         if self.subject_resource_types.is_empty() && !self.search_all_details {
-            return Ok(None);
+            return None;
         }
         let mut candidates = Condition::any();
         if !self.subject_resource_types.is_empty() {
@@ -184,7 +200,7 @@ impl AnonymizePolicy {
             // A coarse search, which may find more than whole words (and, on
             // SQLite and MySQL, ignores case): `apply` decides.
             for name in &subject.names.text {
-                let json = serde_json::to_string(name).map_err(|error| DbErr::Json(error.to_string()))?;
+                let json = Value::from(name.as_str()).to_string();
                 candidates = candidates
                     .add(details_text(backend).like(like_literal("%", &json[1..json.len() - 1], "%")))
                     .add(Column::ResourceId.like(like_literal("%", name, "%")));
@@ -196,7 +212,7 @@ impl AnonymizePolicy {
         let not_own = Condition::any()
             .add(Column::ActorId.is_null())
             .add(Column::ActorId.ne(subject.id.as_str()));
-        Ok(Some(Condition::all().add(not_own).add(candidates)))
+        Some(Condition::all().add(not_own).add(candidates))
     }
 }
 
@@ -458,6 +474,12 @@ impl SeaOrmStore {
     ///
     /// Actor ids are taken to identify one person across tenants.
     ///
+    /// # Errors
+    ///
+    /// [`AnonymizeError::EmptySubject`] when `subject` is blank, before
+    /// anything is read; [`AnonymizeError::Database`] when the database fails,
+    /// leaving the chunks already rewritten as they are.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use sea_orm_activity::{log_activity_in, ActivityMigrator, AnonymizePolicy, SeaOrmStore};
@@ -493,13 +515,13 @@ impl SeaOrmStore {
     /// assert_eq!(about.details.unwrap(), serde_json::json!({"note": "[ANONYMIZED] asked for it"}));
     /// # Ok(()) }
     /// ```
-    pub async fn anonymize(&self, subject: &str, policy: &AnonymizePolicy) -> Result<u64, DbErr> {
+    pub async fn anonymize(&self, subject: &str, policy: &AnonymizePolicy) -> Result<u64, AnonymizeError> {
         if subject.trim().is_empty() {
-            return Err(DbErr::Custom("cannot anonymize an empty actor id".to_owned()));
+            return Err(AnonymizeError::EmptySubject);
         }
         let subject = Subject::find(&self.db, subject).await?;
         let mut changed = 0;
-        if let Some(others) = policy.others(&subject, self.db.get_database_backend())? {
+        if let Some(others) = policy.others(&subject, self.db.get_database_backend()) {
             changed += self.rewrite(others, policy, &subject).await?;
         }
         let own = Condition::all().add(Column::ActorId.eq(subject.id.as_str()));
@@ -564,6 +586,11 @@ async fn update<C: ConnectionTrait>(db: &C, row: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// The action of the event recording an anonymization.
+fn anonymized_action() -> Action {
+    Action::custom(ANONYMIZED_ACTION).expect("ANONYMIZED_ACTION is a valid action name")
+}
+
 /// Writes the `activity.anonymized` event, itself anonymized for `subject`.
 async fn record<C: ConnectionTrait>(
     db: &C,
@@ -571,12 +598,10 @@ async fn record<C: ConnectionTrait>(
     policy: &AnonymizePolicy,
     changed: u64,
 ) -> Result<(), DbErr> {
-    let event = ActivityEvent::builder(
-        Action::custom(ANONYMIZED_ACTION).map_err(|error| DbErr::Custom(error.to_string()))?,
-    )
-    .detail("entries", changed)
-    .build()
-    .map_err(|error| DbErr::Custom(error.to_string()))?;
+    let event = ActivityEvent::builder(anonymized_action())
+        .detail("entries", changed)
+        .build()
+        .expect("the action is valid");
     let mut row = ActiveModel::from(&prepare_event(event)).try_into_model()?;
     policy.apply(&mut row, subject);
     insert_events(db, &[ActivityEvent::try_from(row)?]).await
@@ -586,10 +611,27 @@ async fn record<C: ConnectionTrait>(
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::error::Error as _;
 
     fn words(text: &str, values: &[&str]) -> Option<String> {
         let values: Vec<String> = values.iter().map(|value| value.to_string()).collect();
         replace_words(text, &values)
+    }
+
+    #[test]
+    fn the_recording_action_is_valid() {
+        assert_eq!(anonymized_action().as_str(), ANONYMIZED_ACTION);
+    }
+
+    #[test]
+    fn errors_say_their_cause_once() {
+        let error = AnonymizeError::EmptySubject;
+        assert_eq!(error.to_string(), "cannot anonymize an empty actor id");
+        assert!(error.source().is_none());
+        let error = AnonymizeError::from(DbErr::Custom("disk full".to_owned()));
+        assert!(!error.to_string().contains("disk full"), "{error}");
+        let source = error.source().expect("the database error is the source");
+        assert!(source.to_string().contains("disk full"), "{source}");
     }
 
     #[test]

@@ -89,11 +89,14 @@ mod store;
 mod support;
 mod transactional;
 
-pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizePolicy, DEFAULT_PERSONAL_KEYS};
+pub use crate::anonymize::{
+    ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, AnonymizePolicy, DEFAULT_PERSONAL_KEYS,
+};
 pub use crate::export::ExportError;
 pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
 pub use crate::retention::{
-    ActionPattern, DEFAULT_RULE, InvalidActionPattern, PRUNED_ACTION, RetentionPolicy, RetentionReport,
+    ActionPattern, DEFAULT_RULE, InvalidActionPattern, PRUNED_ACTION, RetentionError, RetentionPolicy,
+    RetentionReport,
 };
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};

@@ -133,6 +133,19 @@ impl FromStr for ActionPattern {
     }
 }
 
+/// Why a prune ([`SeaOrmStore::prune`]) failed.
+///
+/// Its message is this layer's only: the underlying error is its
+/// [`source`](std::error::Error::source).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetentionError {
+    /// The database failed. The chunks already deleted stay deleted; running
+    /// the prune again finishes the work.
+    #[error("reading or deleting activity log entries failed")]
+    Database(#[from] DbErr),
+}
+
 /// What a prune deleted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
@@ -198,6 +211,11 @@ impl RetentionPolicy {
     }
 }
 
+/// The action of the event recording a prune.
+fn pruned_action() -> Action {
+    Action::custom(PRUNED_ACTION).expect("PRUNED_ACTION is a valid action name")
+}
+
 /// Whether `rule` covers the action `action`: it is the action or a namespace
 /// of it.
 fn covers(rule: &str, action: &str) -> bool {
@@ -234,6 +252,10 @@ impl SeaOrmStore {
     /// inserts keep flowing during a large prune; a prune that fails part-way
     /// keeps what it deleted and can simply run again.
     ///
+    /// # Errors
+    ///
+    /// [`RetentionError::Database`] when the database fails.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::Duration;
@@ -254,7 +276,7 @@ impl SeaOrmStore {
         &self,
         policy: &RetentionPolicy,
         now: DateTime<Utc>,
-    ) -> Result<RetentionReport, DbErr> {
+    ) -> Result<RetentionReport, RetentionError> {
         self.prune_with_progress(policy, now, |_| {}).await
     }
 
@@ -265,7 +287,7 @@ impl SeaOrmStore {
         policy: &RetentionPolicy,
         now: DateTime<Utc>,
         progress: impl FnMut(u64) + Send,
-    ) -> Result<RetentionReport, DbErr> {
+    ) -> Result<RetentionReport, RetentionError> {
         self.prune_until(policy, now, progress, || false).await
     }
 
@@ -277,7 +299,7 @@ impl SeaOrmStore {
         now: DateTime<Utc>,
         mut progress: impl FnMut(u64) + Send,
         stop: impl Fn() -> bool + Send + Sync,
-    ) -> Result<RetentionReport, DbErr> {
+    ) -> Result<RetentionReport, RetentionError> {
         let backend = self.db.get_database_backend();
         let mut report = RetentionReport::default();
         for (rule, governed, max_age) in policy.rules() {
@@ -305,17 +327,17 @@ impl SeaOrmStore {
             }
             report.by_rule.insert(rule, pruned);
         }
-        let event = ActivityEvent::builder(
-            Action::custom(PRUNED_ACTION).map_err(|error| DbErr::Custom(error.to_string()))?,
-        )
-        .actor(Actor::system("activity-retention"))
-        .detail("count", report.pruned)
-        .detail(
-            "rules",
-            serde_json::to_value(&report.by_rule).map_err(|error| DbErr::Json(error.to_string()))?,
-        )
-        .build()
-        .map_err(|error| DbErr::Custom(error.to_string()))?;
+        let rules: serde_json::Map<String, serde_json::Value> = report
+            .by_rule
+            .iter()
+            .map(|(rule, count)| (rule.clone(), (*count).into()))
+            .collect();
+        let event = ActivityEvent::builder(pruned_action())
+            .actor(Actor::system("activity-retention"))
+            .detail("count", report.pruned)
+            .detail("rules", rules)
+            .build()
+            .expect("the action is valid");
         log_activity_in(&self.db, event).await?;
         Ok(report)
     }
@@ -373,6 +395,21 @@ mod tests {
 
     fn pattern(text: &str) -> ActionPattern {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_recording_action_is_valid() {
+        assert_eq!(pruned_action().as_str(), PRUNED_ACTION);
+    }
+
+    #[test]
+    fn errors_say_their_cause_once() {
+        use std::error::Error as _;
+
+        let error = RetentionError::from(DbErr::Custom("disk full".to_owned()));
+        assert!(!error.to_string().contains("disk full"), "{error}");
+        let source = error.source().expect("the database error is the source");
+        assert!(source.to_string().contains("disk full"), "{source}");
     }
 
     #[test]

@@ -88,9 +88,10 @@ impl RetentionJob {
                 .await
             {
                 Ok(report) => tracing::debug!(pruned = report.pruned, "activity retention run finished"),
-                Err(error) => {
-                    tracing::warn!(%error, "activity retention run failed; retrying at the next interval")
-                }
+                Err(error) => tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "activity retention run failed; retrying at the next interval"
+                ),
             }
             if *stopped.borrow() {
                 break;

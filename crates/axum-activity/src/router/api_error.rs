@@ -58,11 +58,25 @@ impl ApiError {
 
     /// `500`: the store failed. The cause is logged, never sent.
     pub(crate) fn store(error: &StoreError) -> Self {
-        tracing::error!(%error, "activity log router: the store failed");
+        tracing::error!(
+            error = error as &dyn std::error::Error,
+            "activity log router: the store failed"
+        );
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             None,
             "the activity log could not be read; the cause is in the server's logs",
+        )
+    }
+}
+
+#[cfg(test)]
+impl ApiError {
+    /// The parameter named (empty when none is) and the message.
+    pub(crate) fn parts(&self) -> (&str, &str) {
+        (
+            self.body.parameter.as_deref().unwrap_or_default(),
+            &self.body.error,
         )
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tower_activity::export::{ExportFormat, UnknownExportFormat};
+use tower_activity::export::ExportFormat;
 use tower_activity::{ActivityPage, ActivityQuery, ActivityStore};
 
 use super::admission::{Admitted, ExportEndpoint};
@@ -20,14 +20,6 @@ use super::{AuthorizeLogAccess, Shared};
 /// The entries read from the store per page, and so per chunk sent.
 const PAGE_SIZE: usize = 500;
 
-/// The format asked for, `jsonl` unless said otherwise.
-fn format(value: Option<&str>) -> Result<ExportFormat, ApiError> {
-    value
-        .unwrap_or("jsonl")
-        .parse()
-        .map_err(|error: UnknownExportFormat| ApiError::bad_parameter("format", error.to_string()))
-}
-
 /// Streams the export. The first page is read before answering, so a store
 /// that fails at once gets a `500`; a failure later aborts the download, so
 /// the client sees an incomplete transfer rather than a short file.
@@ -35,9 +27,9 @@ pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): State<Arc<Shared<S, A>>>,
     admitted: Admitted<ExportEndpoint>,
 ) -> Result<Response, Response> {
-    let format = format(admitted.params.get("format"))?;
+    let format = admitted.params.format();
     let query = ActivityQuery::new(admitted.filter()?)
-        .order(admitted.params.order()?)
+        .order(admitted.params.order())
         .limit(PAGE_SIZE);
     let first = shared
         .store
@@ -95,7 +87,10 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
             Next::Fetch => match state.shared.store.list(&state.query).await {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::error!(%error, "activity export: the store failed; the download is aborted");
+                    tracing::error!(
+                        error = &error as &dyn std::error::Error,
+                        "activity export: the store failed; the download is aborted"
+                    );
                     let aborted = io::Error::other("the activity log could not be read");
                     return Some((Err(aborted), state));
                 }

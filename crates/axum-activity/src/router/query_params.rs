@@ -1,8 +1,16 @@
 //! The log router's query string: which parameters each endpoint accepts, and
-//! how each is read into a filter, an order, a page size or a cursor. Every
-//! mistake is an error naming the parameter.
+//! how each is read into a filter, an order, a page size or a cursor. The
+//! query string is deserialized by `serde_html_form`, which gathers a repeated
+//! parameter's values; every mistake is an error naming the parameter.
+
+use std::fmt;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde_path_to_error::Segment;
+use tower_activity::export::ExportFormat;
 use tower_activity::{
     Action, ActivityFilter, Cursor, DEFAULT_PAGE_LIMIT, MAX_ID_CHARS, MAX_PAGE_LIMIT, MAX_REQUEST_ID_LEN,
     MAX_RESOURCE_TYPE_CHARS, Order, Outcome,
@@ -22,9 +30,6 @@ const FILTER_PARAMS: [&str; 9] = [
     "since",
     "until",
 ];
-
-/// The parameters that may be given more than once (any value matches).
-const REPEATABLE: [&str; 2] = ["action", "outcome"];
 
 /// The endpoints, by the parameters they accept.
 #[derive(Clone, Copy, Debug)]
@@ -69,71 +74,94 @@ impl Endpoint {
     }
 }
 
-/// A decoded query string, checked against what its endpoint accepts.
-#[derive(Debug)]
+/// The query string, read. It holds every parameter of the router, each
+/// endpoint accepting some of them; `action` and `outcome` may be given more
+/// than once (any value matches), the others once.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct QueryParams {
-    pairs: Vec<(String, String)>,
+    tenant: Option<Param<Text<MAX_ID_CHARS>>>,
+    actor: Option<Param<Text<MAX_ID_CHARS>>>,
+    action: Vec<Param<Action>>,
+    outcome: Vec<Param<Outcome>>,
+    resource_type: Option<Param<Text<MAX_RESOURCE_TYPE_CHARS>>>,
+    resource_id: Option<Param<Text<MAX_ID_CHARS>>>,
+    request_id: Option<Param<Text<MAX_REQUEST_ID_LEN>>>,
+    since: Option<Param<DateTime<Utc>>>,
+    until: Option<Param<DateTime<Utc>>>,
+    order: Option<Param<Order>>,
+    limit: Option<Param<Limit>>,
+    cursor: Option<Param<Cursor>>,
+    format: Option<Param<ExportFormat>>,
 }
 
 impl QueryParams {
-    /// Decodes `query`, refusing parameters `endpoint` does not accept and
-    /// repeats of parameters that take one value.
+    /// Reads `query`, refusing parameters `endpoint` does not accept, repeats
+    /// of parameters that take one value, and values that do not read.
     pub(crate) fn parse(query: Option<&str>, endpoint: Endpoint) -> Result<Self, ApiError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            if !endpoint.accepts(&name) {
-                return Err(ApiError::bad_parameter(
-                    &name,
-                    format!("unknown parameter; {}", endpoint.accepted()),
-                ));
+        let unknown =
+            |name: &str| ApiError::bad_parameter(name, format!("unknown parameter; {}", endpoint.accepted()));
+        let query = serde_html_form::Deserializer::from_bytes(query.unwrap_or_default().as_bytes());
+        let params: QueryParams = serde_path_to_error::deserialize(query).map_err(|error| {
+            // Every value sits under its parameter's name.
+            let name = match error.path().iter().next() {
+                Some(Segment::Map { key }) => key.as_str(),
+                _ => "",
+            };
+            if endpoint.accepts(name) {
+                ApiError::bad_parameter(name, error.inner().to_string())
+            } else {
+                unknown(name)
             }
-            if !REPEATABLE.contains(&&*name) && pairs.iter().any(|(seen, _)| *seen == name) {
-                return Err(ApiError::bad_parameter(
-                    &name,
-                    "given more than once; it takes one value",
-                ));
-            }
-            pairs.push((name.into_owned(), value.into_owned()));
+        })?;
+        match params.given().find(|name| !endpoint.accepts(name)) {
+            Some(name) => Err(unknown(name)),
+            None => Ok(params),
         }
-        Ok(QueryParams { pairs })
     }
 
-    /// The value of a single-valued parameter.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.all(name).next()
-    }
-
-    fn all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> {
-        self.pairs
-            .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+    /// The names of the parameters given.
+    fn given(&self) -> impl Iterator<Item = &'static str> + use<> {
+        [
+            ("tenant", self.tenant.is_some()),
+            ("actor", self.actor.is_some()),
+            ("action", !self.action.is_empty()),
+            ("outcome", !self.outcome.is_empty()),
+            ("resource_type", self.resource_type.is_some()),
+            ("resource_id", self.resource_id.is_some()),
+            ("request_id", self.request_id.is_some()),
+            ("since", self.since.is_some()),
+            ("until", self.until.is_some()),
+            ("order", self.order.is_some()),
+            ("limit", self.limit.is_some()),
+            ("cursor", self.cursor.is_some()),
+            ("format", self.format.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
     }
 
     /// The filter the parameters describe.
     pub(crate) fn filter(&self) -> Result<ActivityFilter, ApiError> {
-        let mut filter = ActivityFilter {
-            tenant_id: self.text("tenant", MAX_ID_CHARS)?,
-            actor_id: self.text("actor", MAX_ID_CHARS)?,
-            resource_type: self.text("resource_type", MAX_RESOURCE_TYPE_CHARS)?,
-            resource_id: self.text("resource_id", MAX_ID_CHARS)?,
-            request_id: self.text("request_id", MAX_REQUEST_ID_LEN)?,
-            since: self.time("since")?,
-            until: self.time("until")?,
+        fn text<const MAX_CHARS: usize>(param: &Option<Param<Text<MAX_CHARS>>>) -> Option<String> {
+            param.as_ref().map(|Param(Text(text))| text.clone())
+        }
+        let time = |param: &Option<Param<DateTime<Utc>>>| param.as_ref().map(|Param(time)| *time);
+        // Filters the router does not offer, should the filter gain any,
+        // stay empty.
+        #[allow(clippy::needless_update)]
+        let filter = ActivityFilter {
+            tenant_id: text(&self.tenant),
+            actor_id: text(&self.actor),
+            actions: self.action.iter().map(|Param(action)| action.clone()).collect(),
+            outcomes: self.outcome.iter().map(|Param(outcome)| *outcome).collect(),
+            resource_type: text(&self.resource_type),
+            resource_id: text(&self.resource_id),
+            request_id: text(&self.request_id),
+            since: time(&self.since),
+            until: time(&self.until),
             ..ActivityFilter::default()
         };
-        for action in self.all("action") {
-            let action = action
-                .parse::<Action>()
-                .map_err(|error| ApiError::bad_parameter("action", error.to_string()))?;
-            filter.actions.push(action);
-        }
-        for outcome in self.all("outcome") {
-            let outcome = outcome
-                .parse::<Outcome>()
-                .map_err(|error| ApiError::bad_parameter("outcome", error.to_string()))?;
-            filter.outcomes.push(outcome);
-        }
         if let (Some(since), Some(until)) = (filter.since, filter.until)
             && since >= until
         {
@@ -143,78 +171,134 @@ impl QueryParams {
     }
 
     /// The listing order: `newest_first` (the default) or `oldest_first`.
-    pub(crate) fn order(&self) -> Result<Order, ApiError> {
-        match self.get("order") {
-            None | Some("newest_first") => Ok(Order::NewestFirst),
-            Some("oldest_first") => Ok(Order::OldestFirst),
-            Some(_) => Err(ApiError::bad_parameter(
-                "order",
-                "expected `newest_first` or `oldest_first`",
-            )),
-        }
+    pub(crate) fn order(&self) -> Order {
+        self.order
+            .as_ref()
+            .map_or(Order::NewestFirst, |Param(order)| *order)
     }
 
     /// The page size: 1 to [`MAX_PAGE_LIMIT`], [`DEFAULT_PAGE_LIMIT`] when
     /// not given.
-    pub(crate) fn limit(&self) -> Result<usize, ApiError> {
-        let Some(text) = self.get("limit") else {
-            return Ok(DEFAULT_PAGE_LIMIT);
-        };
-        text.parse::<usize>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit))
-            .ok_or_else(|| {
-                ApiError::bad_parameter(
-                    "limit",
-                    format!("expected a whole number from 1 to {MAX_PAGE_LIMIT}"),
-                )
-            })
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
+            .as_ref()
+            .map_or(DEFAULT_PAGE_LIMIT, |Param(Limit(limit))| *limit)
     }
 
     /// Where the page starts: the `next` value of the previous page.
-    pub(crate) fn cursor(&self) -> Result<Option<Cursor>, ApiError> {
-        self.get("cursor")
-            .map(|text| {
-                text.parse::<Cursor>()
-                    .map_err(|error| ApiError::bad_parameter("cursor", error.to_string()))
-            })
-            .transpose()
+    pub(crate) fn cursor(&self) -> Option<Cursor> {
+        self.cursor.as_ref().map(|Param(cursor)| *cursor)
     }
 
-    fn text(&self, name: &str, max_chars: usize) -> Result<Option<String>, ApiError> {
-        let Some(text) = self.get(name) else {
-            return Ok(None);
-        };
-        if text.is_empty() {
-            return Err(ApiError::bad_parameter(
-                name,
-                "must not be empty; omit it to match any value",
-            ));
-        }
-        if text.chars().count() > max_chars {
-            return Err(ApiError::bad_parameter(
-                name,
-                format!("longer than {max_chars} characters, so it matches nothing that is stored"),
-            ));
-        }
-        Ok(Some(text.to_owned()))
-    }
-
-    fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-        self.get(name)
-            .map(|text| {
-                DateTime::parse_from_rfc3339(text)
-                    .map(|time| time.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError::bad_parameter(
-                            name,
-                            "expected an RFC 3339 time such as 2025-01-31T23:59:59Z or 2025-01-31T23:59:59+01:00",
-                        )
-                    })
-            })
-            .transpose()
+    /// The export format: `jsonl` (the default) or `csv`.
+    pub(crate) fn format(&self) -> ExportFormat {
+        self.format
+            .as_ref()
+            .map_or(ExportFormat::JsonLines, |Param(format)| *format)
     }
 }
+
+/// One value of a parameter, read by [`ParamValue::read`]. A parameter of
+/// this type given more than once is an error; one that may repeat is a
+/// `Vec` of them.
+#[derive(Debug)]
+struct Param<T>(T);
+
+impl<'de, T: ParamValue> Deserialize<'de> for Param<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ParamVisitor(PhantomData))
+    }
+}
+
+struct ParamVisitor<T>(PhantomData<T>);
+
+impl<'de, T: ParamValue> Visitor<'de> for ParamVisitor<T> {
+    type Value = Param<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("one value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        T::read(text).map(Param).map_err(E::custom)
+    }
+
+    // The values of a repeated parameter come as a sequence.
+    fn visit_seq<A: SeqAccess<'de>>(self, _values: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom("given more than once; it takes one value"))
+    }
+}
+
+/// What a parameter's text reads into; the error says what was expected.
+trait ParamValue: Sized {
+    fn read(text: &str) -> Result<Self, String>;
+}
+
+/// Text matched exactly, at most `MAX_CHARS` characters, as stored.
+#[derive(Debug)]
+struct Text<const MAX_CHARS: usize>(String);
+
+impl<const MAX_CHARS: usize> ParamValue for Text<MAX_CHARS> {
+    fn read(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("must not be empty; omit it to match any value".to_owned());
+        }
+        if text.chars().count() > MAX_CHARS {
+            return Err(format!(
+                "longer than {MAX_CHARS} characters, so it matches nothing that is stored"
+            ));
+        }
+        Ok(Text(text.to_owned()))
+    }
+}
+
+/// A page size, 1 to [`MAX_PAGE_LIMIT`].
+#[derive(Debug)]
+struct Limit(usize);
+
+impl ParamValue for Limit {
+    fn read(text: &str) -> Result<Self, String> {
+        text.parse::<usize>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE_LIMIT).contains(limit))
+            .map(Limit)
+            .ok_or_else(|| format!("expected a whole number from 1 to {MAX_PAGE_LIMIT}"))
+    }
+}
+
+impl ParamValue for DateTime<Utc> {
+    fn read(text: &str) -> Result<Self, String> {
+        DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|_| {
+                "expected an RFC 3339 time such as 2025-01-31T23:59:59Z or 2025-01-31T23:59:59+01:00"
+                    .to_owned()
+            })
+    }
+}
+
+impl ParamValue for Order {
+    fn read(text: &str) -> Result<Self, String> {
+        match text {
+            "newest_first" => Ok(Order::NewestFirst),
+            "oldest_first" => Ok(Order::OldestFirst),
+            _ => Err("expected `newest_first` or `oldest_first`".to_owned()),
+        }
+    }
+}
+
+/// Types read by their `FromStr`, whose error says what was expected.
+macro_rules! from_str_values {
+    ($($ty:ty),*) => {$(
+        impl ParamValue for $ty {
+            fn read(text: &str) -> Result<Self, String> {
+                text.parse().map_err(|error: <$ty as std::str::FromStr>::Err| error.to_string())
+            }
+        }
+    )*};
+}
+
+from_str_values!(Action, Outcome, Cursor, ExportFormat);
 
 #[cfg(test)]
 mod tests {
@@ -247,7 +331,7 @@ mod tests {
         assert!(QueryParams::parse(Some("limit=5"), Endpoint::List).is_ok());
         assert!(QueryParams::parse(Some("limit=5"), Endpoint::Stats).is_err());
         assert!(QueryParams::parse(Some("tenant=a"), Endpoint::Entry).is_err());
-        assert!(QueryParams::parse(Some("format=csv&order=oldest_first"), Endpoint::Export).is_ok());
+        assert!(QueryParams::parse(Some("format=jsonl&order=oldest_first"), Endpoint::Export).is_ok());
         assert!(QueryParams::parse(None, Endpoint::Entry).is_ok());
     }
 
@@ -256,5 +340,193 @@ mod tests {
         let error = QueryParams::parse(Some("tenant=a&tenant=b"), Endpoint::List).unwrap_err();
         assert!(format!("{error:?}").contains("more than once"));
         assert!(QueryParams::parse(Some("outcome=error&outcome=critical"), Endpoint::List).is_ok());
+    }
+
+    /// The parameter an error names, and its message.
+    fn refusal(query: &str, endpoint: Endpoint) -> (String, String) {
+        let error = QueryParams::parse(Some(query), endpoint).unwrap_err();
+        let (name, message) = error.parts();
+        (name.to_owned(), message.to_owned())
+    }
+
+    /// A value each parameter accepts.
+    const VALID: [(&str, &str); 13] = [
+        ("tenant", "acme"),
+        ("actor", "u_1"),
+        ("action", "create"),
+        ("outcome", "error"),
+        ("resource_type", "user"),
+        ("resource_id", "7"),
+        ("request_id", "r-1"),
+        ("since", "2025-01-01T00:00:00Z"),
+        ("until", "2025-01-02T00:00:00Z"),
+        ("order", "oldest_first"),
+        ("limit", "5"),
+        ("cursor", "c10197a1b2c3d4e5f60718293a4b5c6d7e"),
+        ("format", "jsonl"),
+    ];
+
+    const ENDPOINTS: [Endpoint; 5] = [
+        Endpoint::List,
+        Endpoint::Entry,
+        Endpoint::Stream,
+        Endpoint::Export,
+        Endpoint::Stats,
+    ];
+
+    #[test]
+    fn each_endpoint_reads_exactly_the_parameters_it_lists() {
+        for endpoint in ENDPOINTS {
+            for (name, value) in VALID {
+                let query = format!("{name}={value}");
+                let parsed = QueryParams::parse(Some(&query), endpoint);
+                assert_eq!(parsed.is_ok(), endpoint.accepts(name), "{endpoint:?} {query}");
+                if let Ok(params) = parsed {
+                    assert_eq!(params.given().collect::<Vec<_>>(), [name]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_parameter_is_named_with_the_accepted_ones() {
+        assert_eq!(
+            refusal("tenant=a&tennant=b", Endpoint::Stats),
+            (
+                "tennant".to_owned(),
+                format!("unknown parameter; expected one of: {}", FILTER_PARAMS.join(", "))
+            )
+        );
+        assert_eq!(
+            refusal("tenant=a", Endpoint::Entry),
+            (
+                "tenant".to_owned(),
+                "unknown parameter; this endpoint takes no parameters".to_owned()
+            )
+        );
+        // Known to the router, but not to this endpoint, even when its value
+        // would not read.
+        for query in ["limit=5", "limit=0", "cursor=c1", "format=xml"] {
+            let (name, error) = refusal(query, Endpoint::Stream);
+            assert_eq!(query.split('=').next(), Some(name.as_str()));
+            assert!(
+                error.starts_with("unknown parameter; expected one of: tenant,"),
+                "{error}"
+            );
+        }
+        let (name, _) = refusal("%74enant%5B%5D=a", Endpoint::List);
+        assert_eq!(name, "tenant[]");
+    }
+
+    #[test]
+    fn every_single_valued_parameter_given_twice_is_refused_by_name() {
+        for (name, value) in VALID {
+            let query = format!("{name}={value}&{name}={value}");
+            let parsed = QueryParams::parse(Some(&query), Endpoint::List);
+            if !Endpoint::List.accepts(name) {
+                continue;
+            }
+            if name == "action" || name == "outcome" {
+                assert!(parsed.is_ok(), "{query}");
+                continue;
+            }
+            assert_eq!(
+                refusal(&query, Endpoint::List),
+                (
+                    name.to_owned(),
+                    "given more than once; it takes one value".to_owned()
+                ),
+                "{query}"
+            );
+        }
+        let (name, error) = refusal("format=csv&format=jsonl", Endpoint::Export);
+        assert_eq!(
+            (name.as_str(), error.as_str()),
+            ("format", "given more than once; it takes one value")
+        );
+    }
+
+    #[test]
+    fn repeated_values_are_all_read_in_order() {
+        let params = QueryParams::parse(
+            Some("action=delete&tenant=a&action=auth.login.failed&outcome=warning&action=delete"),
+            Endpoint::List,
+        )
+        .unwrap();
+        let filter = params.filter().unwrap();
+        assert_eq!(
+            filter.actions,
+            [
+                Action::Delete,
+                Action::custom("auth.login.failed").unwrap(),
+                Action::Delete
+            ]
+        );
+        assert_eq!(filter.outcomes, [Outcome::Warning]);
+        let (name, error) = refusal("action=create&action=Bad", Endpoint::List);
+        assert_eq!(name, "action");
+        assert!(error.contains("invalid action name \"Bad\""), "{error}");
+    }
+
+    #[test]
+    fn values_are_checked_and_name_their_parameter() {
+        let long = "é".repeat(MAX_ID_CHARS + 1);
+        for (query, name, message) in [
+            (
+                "tenant=",
+                "tenant",
+                "must not be empty; omit it to match any value",
+            ),
+            ("actor=", "actor", "must not be empty"),
+            (
+                &format!("resource_id={long}"),
+                "resource_id",
+                "longer than 255 characters",
+            ),
+            ("since=yesterday", "since", "expected an RFC 3339 time"),
+            ("until=", "until", "expected an RFC 3339 time"),
+            ("limit=0", "limit", "expected a whole number from 1 to 1000"),
+            ("limit=", "limit", "expected a whole number"),
+            ("limit=-1", "limit", "expected a whole number"),
+            (
+                "order=sideways",
+                "order",
+                "expected `newest_first` or `oldest_first`",
+            ),
+            ("cursor=c1nothex", "cursor", "invalid cursor"),
+            ("outcome=fine", "outcome", "unknown outcome"),
+            (
+                "since=2025-01-02T00:00:00Z&until=2025-01-02T00:00:00Z",
+                "until",
+                "must be later than `since`",
+            ),
+        ] {
+            let error = QueryParams::parse(Some(query), Endpoint::List)
+                .and_then(|params| params.filter())
+                .unwrap_err();
+            let (parameter, error) = error.parts();
+            assert_eq!(parameter, name, "{query}: {error}");
+            assert!(error.starts_with(message), "{query}: {error}");
+        }
+        let exactly = "é".repeat(MAX_ID_CHARS);
+        let params = QueryParams::parse(Some(&format!("resource_id={exactly}")), Endpoint::List).unwrap();
+        assert_eq!(params.filter().unwrap().resource_id, Some(exactly));
+    }
+
+    #[test]
+    fn absent_parameters_take_their_defaults() {
+        let params = QueryParams::parse(None, Endpoint::List).unwrap();
+        assert_eq!(params.filter().unwrap(), ActivityFilter::new());
+        assert_eq!(params.order(), Order::NewestFirst);
+        assert_eq!(params.limit(), DEFAULT_PAGE_LIMIT);
+        assert_eq!(params.cursor(), None);
+        assert_eq!(params.format(), ExportFormat::JsonLines);
+        let params = QueryParams::parse(Some("order=oldest_first&limit=1000"), Endpoint::List).unwrap();
+        assert_eq!(
+            (params.order(), params.limit()),
+            (Order::OldestFirst, MAX_PAGE_LIMIT)
+        );
+        assert!(QueryParams::parse(Some(""), Endpoint::Entry).is_ok());
+        assert!(QueryParams::parse(Some("&&"), Endpoint::Entry).is_ok());
     }
 }

@@ -108,7 +108,10 @@ fn follow<S: ActivityStore, A: AuthorizeLogAccess>(
                     if !state.failing {
                         // Told once per outage; polling goes on.
                         state.failing = true;
-                        tracing::error!(%error, "activity stream: the store failed");
+                        tracing::error!(
+                            error = &error as &dyn std::error::Error,
+                            "activity stream: the store failed"
+                        );
                         let notice = Event::default()
                             .event("error")
                             .data("the activity log could not be read; retrying");

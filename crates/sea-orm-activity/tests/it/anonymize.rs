@@ -5,7 +5,7 @@ use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor, ActorKind,
 };
 
-use sea_orm_activity::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizePolicy};
+use sea_orm_activity::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, AnonymizePolicy};
 
 use crate::events::{self, details_text};
 use crate::support::each_backend;
@@ -257,6 +257,7 @@ async fn an_empty_subject_is_refused() {
             .anonymize(" ", &AnonymizePolicy::new())
             .await
             .unwrap_err();
+        assert!(matches!(error, AnonymizeError::EmptySubject), "{error:?}");
         assert!(error.to_string().contains("empty actor id"), "{error}");
     })
     .await;

@@ -347,6 +347,50 @@ async fn anonymize_removes_the_actor_from_their_entries() {
 }
 
 #[tokio::test]
+async fn an_error_chain_names_each_cause_once() {
+    each_empty_backend(async |db| {
+        for (args, doing, library) in [
+            (&["query"][..], "query failed", "activity store failed"),
+            (
+                &["prune", "--older-than", "90d"],
+                "prune failed",
+                "reading or deleting activity log entries failed",
+            ),
+            (
+                &["anonymize", "--actor", "u_42"],
+                "anonymization failed",
+                "reading or rewriting the activity log failed",
+            ),
+        ] {
+            let line = failed(&run(db, args).await, 1);
+            let database = line
+                .strip_prefix(&format!("error: {doing}: {library}: "))
+                .unwrap_or_else(|| panic!("{args:?}: {line}"));
+            // The database's own message, which names the missing table,
+            // comes once.
+            assert!(!database.is_empty(), "{line}");
+            assert_eq!(line.matches("activity_log").count(), 1, "{line}");
+        }
+    })
+    .await;
+    each_backend(async |db| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing").join("export.csv");
+        let os = std::fs::File::create(&path).unwrap_err().to_string();
+        let output = run(
+            db,
+            &["export", "--format", "jsonl", "--output", path.to_str().unwrap()],
+        )
+        .await;
+        assert_eq!(
+            failed(&output, 1),
+            format!("error: cannot create the output file: {os}")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn errors_are_one_line_and_a_non_zero_status() {
     each_empty_backend(async |db| {
         let line = failed(&run(db, &["query"]).await, 1);

@@ -43,7 +43,12 @@ pub(super) async fn write_with_retries<S: ActivitySink>(
                 return true;
             }
             Ok(Ok(Err(error))) => {
-                tracing::warn!(%error, events = batch.len(), retry_in = ?backoff, "activity batch write failed");
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    events = batch.len(),
+                    retry_in = ?backoff,
+                    "activity batch write failed"
+                );
             }
             Ok(Err(panic)) => {
                 let panic = crate::panic_message(panic.as_ref());

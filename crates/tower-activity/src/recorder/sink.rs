@@ -37,7 +37,8 @@ impl<S: ActivitySink> ActivitySink for Arc<S> {
     }
 }
 
-/// A sink that could not write a batch.
+/// A sink that could not write a batch. Its message is this layer's only:
+/// the underlying error is its [`source`](Error::source).
 #[derive(Debug)]
 pub struct SinkError(BoxError);
 
@@ -50,7 +51,7 @@ impl SinkError {
 
 impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "activity sink failed: {}", self.0)
+        f.write_str("activity sink failed")
     }
 }
 

@@ -37,9 +37,10 @@ pub trait ActivityStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<ActivityCount>, StoreError>> + Send;
 }
 
-/// A store that could not answer.
+/// A store that could not answer. Its message is this layer's only: the
+/// underlying error is its [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
-#[error("activity store failed: {0}")]
+#[error("activity store failed")]
 pub struct StoreError(#[source] BoxError);
 
 impl StoreError {

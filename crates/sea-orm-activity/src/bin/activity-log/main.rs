@@ -23,6 +23,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use sea_orm::DbErr;
 
 use crate::args::Cli;
 
@@ -61,23 +62,27 @@ fn main() -> ExitCode {
 
 /// Prints `error` and its causes as one line.
 fn fail(error: &(dyn Error + 'static)) -> ExitCode {
-    let mut line = format!("error: {error}");
-    let mut source = error.source();
-    while let Some(cause) = source {
-        // Many errors repeat their cause in their own message: say it once.
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    let line: String = line
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let _ = writeln!(io::stderr(), "{line}");
+    let _ = writeln!(io::stderr(), "{}", error_line(error));
     ExitCode::FAILURE
+}
+
+/// `error: ` and each link of the error chain, once, separated by `: `, on
+/// one line. An error's message is its own, its cause being its source; but
+/// sea-orm's `DbErr` already ends its message with its cause (and returns it
+/// as its source too), so the chain is complete once a `DbErr` is written.
+fn error_line(error: &(dyn Error + 'static)) -> String {
+    let mut line = format!("error: {error}");
+    let mut link = error;
+    while !link.is::<DbErr>()
+        && let Some(cause) = link.source()
+    {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        link = cause;
+    }
+    line.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn is_broken_pipe(error: &(dyn Error + 'static)) -> bool {
@@ -92,4 +97,65 @@ fn is_broken_pipe(error: &(dyn Error + 'static)) -> bool {
         current = error.source();
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::RuntimeErr;
+    use sea_orm_activity::{AnonymizeError, ExportError};
+    use tower_activity::{SinkError, StoreError};
+
+    use super::*;
+
+    fn missing_table() -> DbErr {
+        DbErr::Query(RuntimeErr::Internal("no such table: activity_log".to_owned()))
+    }
+
+    #[test]
+    fn each_link_of_the_chain_is_written_once() {
+        let error = StoreError::new(io::Error::other("disk gone"));
+        assert_eq!(error_line(&error), "error: activity store failed: disk gone");
+
+        let error = SinkError::new(io::Error::new(io::ErrorKind::TimedOut, "no answer"));
+        assert_eq!(error_line(&error), "error: activity sink failed: no answer");
+
+        let error = ExportError::from(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+        assert_eq!(error_line(&error), "error: writing the export failed: disk full");
+
+        let error = AnonymizeError::EmptySubject;
+        assert_eq!(error_line(&error), "error: cannot anonymize an empty actor id");
+    }
+
+    #[test]
+    fn a_database_error_is_written_once_with_its_cause() {
+        // `DbErr` writes its cause into its message and returns it as its
+        // source as well.
+        let error = missing_table();
+        assert!(error.source().is_some());
+        assert_eq!(
+            error_line(&error),
+            "error: Query Error: no such table: activity_log"
+        );
+
+        let error = StoreError::new(missing_table());
+        assert_eq!(
+            error_line(&error),
+            "error: activity store failed: Query Error: no such table: activity_log"
+        );
+
+        let error = AnonymizeError::from(missing_table());
+        assert_eq!(
+            error_line(&error),
+            "error: reading or rewriting the activity log failed: Query Error: no such table: activity_log"
+        );
+    }
+
+    #[test]
+    fn the_line_holds_no_control_characters() {
+        let error = StoreError::new("first line\nsecond\tline");
+        assert_eq!(
+            error_line(&error),
+            "error: activity store failed: first line second line"
+        );
+    }
 }
