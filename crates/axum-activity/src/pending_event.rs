@@ -13,7 +13,7 @@ use axum::http::{HeaderValue, Method, Response, StatusCode};
 use futures_util::FutureExt;
 use serde_json::Value;
 use tower_activity::{
-    ActivityContext, ActivityEvent, Actor, LogError, Outcome, log_activity, panic_message,
+    ActivityContext, ActivityEvent, Actor, Details, LogError, Outcome, log_activity, panic_message,
     sanitize_user_agent,
 };
 
@@ -32,6 +32,7 @@ pub(crate) struct PendingEvent {
     route: Arc<str>,
     matched: bool,
     path_id: Option<String>,
+    /// The user agent and the client, kept only without the layer.
     user_agent: Option<HeaderValue>,
     peer: Option<IpAddr>,
     route_published: bool,
@@ -40,6 +41,8 @@ pub(crate) struct PendingEvent {
 impl PendingEvent {
     /// Takes what the event needs from the request head.
     pub(crate) fn capture(config: Arc<AuditConfig>, parts: &mut Parts) -> Self {
+        // Under the layer, the context knows the user agent and the client.
+        let without_layer = ActivityContext::current().is_none();
         let path_id = match &config.id {
             IdSource::PathParam(name) => path_param(parts, name),
             IdSource::Json(_) | IdSource::Handler => None,
@@ -57,8 +60,12 @@ impl PendingEvent {
             matched: matched.is_some(),
             route,
             path_id,
-            user_agent: parts.headers.get(USER_AGENT).cloned(),
-            peer: connect_info_peer(&parts.extensions),
+            user_agent: without_layer
+                .then(|| parts.headers.get(USER_AGENT).cloned())
+                .flatten(),
+            peer: without_layer
+                .then(|| connect_info_peer(&parts.extensions))
+                .flatten(),
             route_published: false,
         }
     }
@@ -66,14 +73,19 @@ impl PendingEvent {
     /// Sets the matched route on the request's context, once, so events the
     /// handler logs by hand carry the route too.
     pub(crate) fn publish_route(&mut self) {
-        if self.route_published {
-            return;
-        }
-        self.route_published = true;
-        if self.matched
+        if !self.route_published
             && let Some(context) = ActivityContext::current()
         {
-            context.tell_route(self.route.clone());
+            self.publish_route_to(&context);
+        }
+    }
+
+    fn publish_route_to(&mut self, context: &ActivityContext) {
+        if !self.route_published {
+            self.route_published = true;
+            if self.matched {
+                context.tell_route(self.route.clone());
+            }
         }
     }
 
@@ -170,39 +182,39 @@ impl PendingEvent {
         resource_id: Option<String>,
         details: Option<Value>,
     ) -> Result<(), LogError> {
-        // With the layer, the context gives the route: one the application
-        // set, else the matched one published here.
-        self.publish_route();
-        let mut event = ActivityEvent::builder(self.config.action.clone())
-            .resource_type(self.config.resource_type.clone())
-            .outcome(outcome);
-        if let Some(id) = resource_id {
-            event = event.resource_id(id);
-        }
-        if let Some(status) = status {
-            event = event.status(status);
-        }
-        if let Some(details) = details {
-            event = event.details(details);
-        }
-        if ActivityContext::current().is_none() {
-            // Without the layer, what the request itself tells.
-            event = event
-                .request_id(ActivityEvent::new_id().to_string())
-                .actor(Actor::anonymous())
-                .method(self.method.as_str())
-                .route(self.route.clone());
-            if let Some(peer) = self.peer {
-                event = event.ip(peer);
-            }
-            if let Some(agent) = &self.user_agent {
-                event = event.user_agent(sanitize_user_agent(agent.as_bytes()));
-            }
-        }
-        let Ok(event) = event.build() else {
-            unreachable!("the wrapper's action is an `Action`, already valid")
+        // The wrapper's action is an `Action`, already valid: the build
+        // cannot fail. The fields are set on the built event rather than
+        // through the builder, which would move the event at every step.
+        let Ok(mut event) = ActivityEvent::builder(self.config.action.clone()).build() else {
+            unreachable!("an `Action` is a valid action")
         };
-        log_activity(event)
+        event.resource_type = Some(self.config.resource_type.clone());
+        event.resource_id = resource_id.map(Arc::from);
+        event.outcome = outcome;
+        event.http_status = status.map(|status| status.as_u16());
+        event.details = details.map(Details::new);
+        let context = ActivityContext::current();
+        if context.is_none() {
+            // Without the layer, what the request itself tells.
+            event.request_id = Some(Arc::from(ActivityEvent::new_id().to_string()));
+            event.actor = Some(Actor::anonymous());
+            event.method = Some(Arc::from(self.method.as_str()));
+            event.route = Some(self.route.clone());
+            event.ip = self.peer.map(|peer| Arc::from(peer.to_string()));
+            event.user_agent = self
+                .user_agent
+                .as_ref()
+                .map(|agent| Arc::from(sanitize_user_agent(agent.as_bytes())));
+        }
+        match context {
+            Some(context) => {
+                // The context gives the route: one the application set, else
+                // the matched one published here.
+                self.publish_route_to(&context);
+                context.log(event)
+            }
+            None => log_activity(event),
+        }
     }
 }
 

@@ -198,10 +198,10 @@ where
             IncomingRequestId::Ignore => false,
         };
         let request_id = request_id::resolve(accept, &config.header, request.headers(), request.extensions());
-        if request.headers().get(&config.header) != Some(&request_id) {
+        if !request_id.in_request {
             request
                 .headers_mut()
-                .insert(config.header.clone(), request_id.clone());
+                .insert(config.header.clone(), request_id.header.clone());
         }
         let ip = match (&config.trusted_proxies, peer) {
             (Some(proxies), Some(peer)) => Some(proxies.client_ip(peer, request.headers())),
@@ -220,7 +220,7 @@ where
             ip,
             user_agent: request.headers().get(USER_AGENT).cloned(),
             method: request.method().clone(),
-            uri: request.uri().clone(),
+            path: request.uri().path(),
             matched: (config.route)(request.extensions()),
             recorder: config.recorder.clone(),
             actor: identity.actor,

@@ -13,9 +13,9 @@ mod request_id;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use http::{HeaderValue, Method, Uri};
+use http::{HeaderValue, Method};
 use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 
@@ -24,8 +24,12 @@ pub use self::future::ResponseFuture;
 pub use self::identify::{IdentifyRequest, Identity, Unidentified};
 pub use self::layer::{ActivityLayer, ActivityService};
 pub use self::panic::PANIC_ACTION;
+use self::request_id::RequestId;
 pub use self::request_id::{IncomingRequestId, is_valid_request_id};
-use crate::event::{ActivityEvent, Actor, Origin, sanitize_user_agent};
+use crate::event::{
+    ActivityEvent, Actor, MAX_ID_CHARS, MAX_METHOD_CHARS, MAX_ROUTE_CHARS, Origin, cap_actor, capped,
+    clean_user_agent,
+};
 use crate::recorder::{LogError, Recorder, global_recorder};
 
 tokio::task_local! {
@@ -61,26 +65,40 @@ tokio::task_local! {
 /// ```
 #[derive(Clone)]
 pub struct ActivityContext {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
+}
+
+/// The context's data: what is fixed, and what later code can change.
+struct Shared {
+    fixed: Inner,
+    state: Mutex<State>,
 }
 
 /// What the context knows from the start. The texts events carry are made
-/// once, when the first event asks, and shared by every event after it.
+/// once, with the context, and shared by every event of the request.
+#[derive(Clone)]
 struct Inner {
     request_id: HeaderValue,
-    request_id_text: OnceLock<Arc<str>>,
+    request_id_text: Arc<str>,
     ip: Option<IpAddr>,
-    ip_text: OnceLock<Option<Arc<str>>>,
-    user_agent: Option<HeaderValue>,
-    user_agent_text: OnceLock<Option<Arc<str>>>,
+    ip_text: Option<Arc<str>>,
+    user_agent: Option<Arc<str>>,
     method: Option<Method>,
-    uri: Option<Uri>,
-    /// The request path, for events of a request no route matched.
-    path: OnceLock<Option<Arc<str>>>,
-    /// The route template, when the layer could read it from the request.
-    matched: Option<Arc<str>>,
+    method_text: Option<Arc<str>>,
+    /// The route template, when the layer could read it from the request;
+    /// otherwise the request path, which a route told later replaces.
+    route: Option<RequestRoute>,
     recorder: Option<Recorder>,
-    state: Mutex<State>,
+}
+
+/// What the layer knows of the route.
+#[derive(Clone)]
+enum RequestRoute {
+    /// The template the router matched.
+    Matched(Arc<str>),
+    /// The path, for a request no route matched, or a layer that ran before
+    /// routing.
+    Path(Arc<str>),
 }
 
 #[derive(Clone, Default)]
@@ -95,12 +113,12 @@ struct State {
 }
 
 /// What the layer knows about a request when it makes its context.
-pub(crate) struct RequestInfo {
-    pub(crate) request_id: HeaderValue,
+pub(crate) struct RequestInfo<'a> {
+    pub(crate) request_id: RequestId,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) user_agent: Option<HeaderValue>,
     pub(crate) method: Method,
-    pub(crate) uri: Uri,
+    pub(crate) path: &'a str,
     pub(crate) matched: Option<Arc<str>>,
     pub(crate) recorder: Option<Recorder>,
     pub(crate) actor: Option<Actor>,
@@ -108,25 +126,34 @@ pub(crate) struct RequestInfo {
 }
 
 impl ActivityContext {
-    pub(crate) fn for_request(info: RequestInfo) -> Self {
+    pub(crate) fn for_request(info: RequestInfo<'_>) -> Self {
+        let fixed = Inner {
+            request_id: info.request_id.header,
+            request_id_text: info.request_id.text,
+            ip: info.ip,
+            ip_text: info.ip.map(ip_text),
+            user_agent: info.user_agent.map(|value| clean_user_agent(value.as_bytes())),
+            method_text: Some(capped(method_text(&info.method), MAX_METHOD_CHARS)),
+            method: Some(info.method),
+            route: Some(match info.matched {
+                Some(matched) => RequestRoute::Matched(capped(matched, MAX_ROUTE_CHARS)),
+                None => RequestRoute::Path(capped(Arc::from(info.path), MAX_ROUTE_CHARS)),
+            }),
+            recorder: info.recorder,
+        };
+        let state = State {
+            actor: info.actor.map(capped_actor),
+            tenant: info.tenant.map(|tenant| capped(tenant, MAX_ID_CHARS)),
+            ..State::default()
+        };
+        ActivityContext::new(fixed, state)
+    }
+
+    fn new(fixed: Inner, state: State) -> Self {
         ActivityContext {
-            inner: Arc::new(Inner {
-                request_id: info.request_id,
-                request_id_text: OnceLock::new(),
-                ip: info.ip,
-                ip_text: OnceLock::new(),
-                user_agent: info.user_agent,
-                user_agent_text: OnceLock::new(),
-                method: Some(info.method),
-                uri: Some(info.uri),
-                path: OnceLock::new(),
-                matched: info.matched,
-                recorder: info.recorder,
-                state: Mutex::new(State {
-                    actor: info.actor,
-                    tenant: info.tenant,
-                    ..State::default()
-                }),
+            inner: Arc::new(Shared {
+                fixed,
+                state: Mutex::new(state),
             }),
         }
     }
@@ -135,48 +162,32 @@ impl ActivityContext {
     /// task, a CLI command. Its actor is the system, named by `component`, and
     /// it has a fresh request id so the job's events can be found together.
     pub fn system(component: impl Into<Arc<str>>) -> Self {
-        ActivityContext {
-            inner: Arc::new(Inner {
-                request_id: request_id::generate(),
-                request_id_text: OnceLock::new(),
-                ip: None,
-                ip_text: OnceLock::new(),
-                user_agent: None,
-                user_agent_text: OnceLock::new(),
-                method: None,
-                uri: None,
-                path: OnceLock::new(),
-                matched: None,
-                recorder: None,
-                state: Mutex::new(State {
-                    actor: Some(Actor::system(component)),
-                    ..State::default()
-                }),
-            }),
-        }
+        let request_id = request_id::generate();
+        let fixed = Inner {
+            request_id: request_id.header,
+            request_id_text: request_id.text,
+            ip: None,
+            ip_text: None,
+            user_agent: None,
+            method: None,
+            method_text: None,
+            route: None,
+            recorder: None,
+        };
+        let state = State {
+            actor: Some(capped_actor(Actor::system(component))),
+            ..State::default()
+        };
+        ActivityContext::new(fixed, state)
     }
 
     /// This context with events going to `recorder`. The returned context is a
     /// new one: changes to it are not seen through `self`.
     pub fn with_recorder(self, recorder: Recorder) -> Self {
         let state = self.lock().clone();
-        let inner = &self.inner;
-        ActivityContext {
-            inner: Arc::new(Inner {
-                request_id: inner.request_id.clone(),
-                request_id_text: inner.request_id_text.clone(),
-                ip: inner.ip,
-                ip_text: inner.ip_text.clone(),
-                user_agent: inner.user_agent.clone(),
-                user_agent_text: inner.user_agent_text.clone(),
-                method: inner.method.clone(),
-                uri: inner.uri.clone(),
-                path: inner.path.clone(),
-                matched: inner.matched.clone(),
-                recorder: Some(recorder),
-                state: Mutex::new(state),
-            }),
-        }
+        let mut fixed = self.inner.fixed.clone();
+        fixed.recorder = Some(recorder);
+        ActivityContext::new(fixed, state)
     }
 
     /// The context of the request or job running on this task, if any.
@@ -197,52 +208,46 @@ impl ActivityContext {
 
     /// The request id: the valid incoming one, or a fresh UUID v7.
     pub fn request_id(&self) -> &str {
-        self.inner.request_id.to_str().unwrap_or_default()
+        &self.inner.fixed.request_id_text
     }
 
     pub(crate) fn request_id_value(&self) -> &HeaderValue {
-        &self.inner.request_id
+        &self.inner.fixed.request_id
     }
 
     /// The client's IP address, as decided by the layer's trusted-proxy rules.
     pub fn ip(&self) -> Option<IpAddr> {
-        self.inner.ip
+        self.inner.fixed.ip
     }
 
     /// The user agent, capped and cleaned of control characters.
-    pub fn user_agent(&self) -> Option<Arc<str>> {
-        self.inner
-            .user_agent_text
-            .get_or_init(|| {
-                self.inner
-                    .user_agent
-                    .as_ref()
-                    .map(|value| Arc::from(sanitize_user_agent(value.as_bytes())))
-            })
-            .clone()
+    pub fn user_agent(&self) -> Option<&str> {
+        self.inner.fixed.user_agent.as_deref()
     }
 
     /// The request's method.
     pub fn method(&self) -> Option<&Method> {
-        self.inner.method.as_ref()
+        self.inner.fixed.method.as_ref()
     }
 
     /// The route template: the one [set](Self::set_route), else the one the
     /// router matched (read by the layer when it runs after routing, or told
     /// by a handler wrapper), else the request path.
     pub fn route(&self) -> Option<Arc<str>> {
-        let inner = &self.inner;
-        {
-            let state = self.lock();
-            let route = state.route.as_ref().or(inner.matched.as_ref());
-            if let Some(route) = route.or(state.told_route.as_ref()) {
-                return Some(route.clone());
-            }
-        }
-        inner
-            .path
-            .get_or_init(|| inner.uri.as_ref().map(|uri| Arc::from(uri.path())))
-            .clone()
+        let state = self.lock();
+        self.route_in(&state)
+    }
+
+    /// [`route`](Self::route), with the state already locked.
+    fn route_in(&self, state: &State) -> Option<Arc<str>> {
+        let route = match (&state.route, &self.inner.fixed.route, &state.told_route) {
+            (Some(set), _, _) => set,
+            (None, Some(RequestRoute::Matched(matched)), _) => matched,
+            (None, _, Some(told)) => told,
+            (None, Some(RequestRoute::Path(path)), None) => path,
+            (None, None, None) => return None,
+        };
+        Some(route.clone())
     }
 
     /// The actor, once known.
@@ -259,24 +264,24 @@ impl ActivityContext {
     /// [`with_recorder`](Self::with_recorder) set one. Without one, events go
     /// to the [global recorder](crate::set_global_recorder).
     pub fn recorder(&self) -> Option<&Recorder> {
-        self.inner.recorder.as_ref()
+        self.inner.fixed.recorder.as_ref()
     }
 
     /// Sets or replaces the actor: call it once authentication has decided who
     /// the caller is.
     pub fn set_actor(&self, actor: Actor) {
-        self.lock().actor = Some(actor);
+        self.lock().actor = Some(capped_actor(actor));
     }
 
     /// Sets or replaces the tenant.
     pub fn set_tenant(&self, tenant: impl Into<Arc<str>>) {
-        self.lock().tenant = Some(tenant.into());
+        self.lock().tenant = Some(capped(tenant.into(), MAX_ID_CHARS));
     }
 
     /// Sets the matched route template (`/users/{id}`), which events carry
     /// instead of the raw path.
     pub fn set_route(&self, route: impl Into<Arc<str>>) {
-        self.lock().route = Some(route.into());
+        self.lock().route = Some(capped(route.into(), MAX_ROUTE_CHARS));
     }
 
     /// Tells the context the route the router matched, for a layer that ran
@@ -285,8 +290,8 @@ impl ActivityContext {
     /// comes first.
     #[doc(hidden)]
     pub fn tell_route(&self, route: Arc<str>) {
-        if self.inner.matched.is_none() {
-            self.lock().told_route = Some(route);
+        if !matches!(self.inner.fixed.route, Some(RequestRoute::Matched(_))) {
+            self.lock().told_route = Some(capped(route, MAX_ROUTE_CHARS));
         }
     }
 
@@ -304,35 +309,26 @@ impl ActivityContext {
 
     /// What this context lends the events logged in it: shared, not copied.
     pub(crate) fn origin(&self) -> Origin {
-        let inner = &self.inner;
-        let request_id = inner
-            .request_id_text
-            .get_or_init(|| Arc::from(self.request_id()))
-            .clone();
-        let ip = inner
-            .ip_text
-            .get_or_init(|| inner.ip.map(|ip| Arc::from(ip_text(ip))))
-            .clone();
-        let method = inner.method.as_ref().map(method_text);
-        let user_agent = self.user_agent();
-        let route = self.route();
+        let fixed = &self.inner.fixed;
         let state = self.lock();
         Origin {
             actor: state.actor.clone(),
             tenant_id: state.tenant.clone(),
-            request_id: Some(request_id),
-            ip,
-            user_agent,
-            method,
-            route,
+            request_id: Some(fixed.request_id_text.clone()),
+            ip: fixed.ip_text.clone(),
+            user_agent: fixed.user_agent.clone(),
+            method: fixed.method_text.clone(),
+            route: self.route_in(&state),
         }
     }
 
-    /// Logs `event` in this context: filled from it, under the policy of its
-    /// recorder (or the global one), and queued there.
-    pub(crate) fn log(&self, event: ActivityEvent) -> Result<(), LogError> {
+    /// Logs `event` in this context, as [`log_activity`](crate::log_activity)
+    /// does with the current one: what it leaves empty is filled from this
+    /// context, it is redacted and capped under the policy of this context's
+    /// recorder (or the global one), and queued there without waiting.
+    pub fn log(&self, event: ActivityEvent) -> Result<(), LogError> {
         let global;
-        let recorder = match &self.inner.recorder {
+        let recorder = match &self.inner.fixed.recorder {
             Some(recorder) => recorder,
             None => {
                 global = global_recorder().ok_or(LogError::NoRecorder)?;
@@ -357,13 +353,19 @@ impl fmt::Debug for ActivityContext {
         let state = self.lock();
         f.debug_struct("ActivityContext")
             .field("request_id", &self.request_id())
-            .field("ip", &self.inner.ip)
-            .field("method", &self.inner.method)
+            .field("ip", &self.inner.fixed.ip)
+            .field("method", &self.inner.fixed.method)
             .field("actor", &state.actor)
             .field("tenant", &state.tenant)
             .field("route", &state.route)
             .finish_non_exhaustive()
     }
+}
+
+/// `actor` with its id and label cut to their caps.
+fn capped_actor(mut actor: Actor) -> Actor {
+    cap_actor(&mut actor);
+    actor
 }
 
 /// The method as events keep it; the common methods' text is made once for
@@ -390,27 +392,33 @@ fn method_text(method: &Method) -> Arc<str> {
         .map_or_else(|| Arc::from(method.as_str()), |(_, text)| text.clone())
 }
 
-/// An address as text; IPv4, the common case, without the formatting
-/// machinery.
-fn ip_text(ip: IpAddr) -> String {
+/// An address as shared text; IPv4, the common case, written without the
+/// formatting machinery, and either way without an intermediate `String`.
+fn ip_text(ip: IpAddr) -> Arc<str> {
     match ip {
         IpAddr::V4(v4) => {
-            let mut text = String::with_capacity(15);
+            let mut text = [0_u8; 15];
+            let mut len = 0;
+            let mut push = |byte: u8| {
+                text[len] = byte;
+                len += 1;
+            };
             for (at, octet) in v4.octets().into_iter().enumerate() {
                 if at > 0 {
-                    text.push('.');
+                    push(b'.');
                 }
                 if octet >= 100 {
-                    text.push(char::from(b'0' + octet / 100));
+                    push(b'0' + octet / 100);
                 }
                 if octet >= 10 {
-                    text.push(char::from(b'0' + octet / 10 % 10));
+                    push(b'0' + octet / 10 % 10);
                 }
-                text.push(char::from(b'0' + octet % 10));
+                push(b'0' + octet % 10);
             }
-            text
+            // Only ASCII digits and dots were written.
+            Arc::from(std::str::from_utf8(&text[..len]).unwrap_or_default())
         }
-        IpAddr::V6(_) => ip.to_string(),
+        IpAddr::V6(_) => Arc::from(ip.to_string()),
     }
 }
 
@@ -462,7 +470,7 @@ mod tests {
             "2001:db8::ff",
         ] {
             let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(ip_text(ip), ip.to_string());
+            assert_eq!(*ip_text(ip), ip.to_string());
         }
     }
 

@@ -1,5 +1,8 @@
 //! Request ids: accepting a well-formed incoming id, or making a new one.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::event::MAX_REQUEST_ID_LEN;
@@ -46,11 +49,50 @@ pub enum IncomingRequestId {
     Ignore,
 }
 
-/// A fresh request id: a hyphenated UUID v7.
-pub(crate) fn generate() -> HeaderValue {
+/// A request's id, as the header echoes it and as events carry it.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId {
+    pub(crate) header: HeaderValue,
+    pub(crate) text: Arc<str>,
+    /// Whether the request carries it already, in the id header.
+    pub(crate) in_request: bool,
+}
+
+/// Text shared between a request id's header value and its events.
+struct SharedBytes(Arc<str>);
+
+impl AsRef<[u8]> for SharedBytes {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// A fresh request id: a hyphenated UUID v7, time-ordered to the
+/// millisecond. (Event ids are also ordered within a millisecond; request ids
+/// need not be, which spares the lock that ordering takes.) The header value
+/// and the events share one copy of the text.
+pub(crate) fn generate() -> RequestId {
     let mut buf = uuid::Uuid::encode_buffer();
-    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut buf);
-    HeaderValue::from_str(id).expect("a hyphenated UUID is a valid header value")
+    let now = uuid::Timestamp::now(uuid::NoContext);
+    let text: Arc<str> = Arc::from(&*uuid::Uuid::new_v7(now).hyphenated().encode_lower(&mut buf));
+    let bytes = Bytes::from_owner(SharedBytes(text.clone()));
+    let header = HeaderValue::from_maybe_shared(bytes).expect("a hyphenated UUID is a valid header value");
+    RequestId {
+        header,
+        text,
+        in_request: false,
+    }
+}
+
+/// A valid incoming id, kept as it came.
+fn incoming(value: &HeaderValue, in_request: bool) -> RequestId {
+    // Valid ids are ASCII, so always text.
+    let text = Arc::from(value.to_str().unwrap_or_default());
+    RequestId {
+        header: value.clone(),
+        text,
+        in_request,
+    }
 }
 
 /// When `accept`, the incoming id from `header` if it is valid; with the
@@ -62,21 +104,21 @@ pub(crate) fn resolve(
     header: &HeaderName,
     headers: &HeaderMap,
     extensions: &http::Extensions,
-) -> HeaderValue {
+) -> RequestId {
     if !accept {
         return generate();
     }
-    let mut incoming = headers.get_all(header).iter();
-    if let (Some(value), None) = (incoming.next(), incoming.next())
+    let mut values = headers.get_all(header).iter();
+    if let (Some(value), None) = (values.next(), values.next())
         && is_valid_request_id(value.as_bytes())
     {
-        return value.clone();
+        return incoming(value, true);
     }
     #[cfg(feature = "tower-http")]
     if let Some(id) = extensions.get::<tower_http::request_id::RequestId>()
         && is_valid_request_id(id.header_value().as_bytes())
     {
-        return id.header_value().clone();
+        return incoming(id.header_value(), false);
     }
     generate()
 }
@@ -101,19 +143,15 @@ mod tests {
             &headers(&[b"req-123_abc"]),
             &Default::default(),
         );
-        assert_eq!(id, "req-123_abc");
+        assert_eq!(id.header, "req-123_abc");
+        assert_eq!(&*id.text, "req-123_abc");
     }
 
     #[test]
     fn ten_kilobyte_id_is_replaced_by_a_uuid() {
         let long = vec![b'a'; 10 * 1024];
         let id = resolve(true, &X_REQUEST_ID, &headers(&[&long]), &Default::default());
-        assert_eq!(
-            uuid::Uuid::parse_str(id.to_str().unwrap())
-                .unwrap()
-                .get_version_num(),
-            7
-        );
+        assert_eq!(uuid::Uuid::parse_str(&id.text).unwrap().get_version_num(), 7);
     }
 
     #[test]
@@ -126,8 +164,9 @@ mod tests {
             b"\xff\xfe",
         ] {
             let id = resolve(true, &X_REQUEST_ID, &headers(&[bad]), &Default::default());
-            assert_ne!(id.as_bytes(), bad);
-            assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+            assert_ne!(id.header.as_bytes(), bad);
+            assert_eq!(id.header.as_bytes(), id.text.as_bytes());
+            assert!(uuid::Uuid::parse_str(&id.text).is_ok());
         }
     }
 
@@ -139,7 +178,7 @@ mod tests {
             &headers(&[b"one", b"two"]),
             &Default::default(),
         );
-        assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+        assert!(uuid::Uuid::parse_str(&id.text).is_ok());
     }
 
     #[test]
@@ -150,7 +189,7 @@ mod tests {
             &headers(&[b"chosen-by-client"]),
             &Default::default(),
         );
-        assert!(uuid::Uuid::parse_str(id.to_str().unwrap()).is_ok());
+        assert!(uuid::Uuid::parse_str(&id.text).is_ok());
     }
 
     #[test]
@@ -168,6 +207,6 @@ mod tests {
             "from-tower-http",
         )));
         let id = resolve(true, &X_REQUEST_ID, &HeaderMap::new(), &extensions);
-        assert_eq!(id, "from-tower-http");
+        assert_eq!(id.header, "from-tower-http");
     }
 }

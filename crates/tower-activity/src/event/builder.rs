@@ -23,6 +23,7 @@ pub struct ActivityEventBuilder {
 }
 
 impl ActivityEventBuilder {
+    #[inline]
     pub(super) fn new(action: Result<Action, InvalidAction>) -> Self {
         ActivityEventBuilder {
             action,
@@ -50,29 +51,34 @@ impl ActivityEventBuilder {
     }
 
     /// Sets the resource's type and id.
+    #[inline]
     pub fn resource(self, resource_type: impl Into<Arc<str>>, id: impl ToString) -> Self {
         self.resource_type(resource_type).resource_id(id)
     }
 
     /// Sets the resource's type.
+    #[inline]
     pub fn resource_type(mut self, resource_type: impl Into<Arc<str>>) -> Self {
         self.event.resource_type = Some(resource_type.into());
         self
     }
 
     /// Sets the resource's id; numbers and UUIDs become their string form.
+    #[inline]
     pub fn resource_id(mut self, id: impl ToString) -> Self {
         self.event.resource_id = Some(id.to_string().into());
         self
     }
 
     /// Sets the actor instead of taking it from the context.
+    #[inline]
     pub fn actor(mut self, actor: Actor) -> Self {
         self.event.actor = Some(actor);
         self
     }
 
     /// Sets the tenant instead of taking it from the context.
+    #[inline]
     pub fn tenant(mut self, tenant_id: impl Into<Arc<str>>) -> Self {
         self.event.tenant_id = Some(tenant_id.into());
         self
@@ -80,48 +86,56 @@ impl ActivityEventBuilder {
 
     /// Sets the outcome; the default is [`Outcome::Success`], or the one the HTTP
     /// status implies when [`status`](Self::status) is set.
+    #[inline]
     pub fn outcome(mut self, outcome: Outcome) -> Self {
         self.outcome = Some(outcome);
         self
     }
 
     /// Sets the HTTP status.
+    #[inline]
     pub fn status(mut self, status: http::StatusCode) -> Self {
         self.event.http_status = Some(status.as_u16());
         self
     }
 
     /// Sets the request id instead of taking it from the context.
+    #[inline]
     pub fn request_id(mut self, request_id: impl Into<Arc<str>>) -> Self {
         self.event.request_id = Some(request_id.into());
         self
     }
 
     /// Sets the client IP instead of taking it from the context.
+    #[inline]
     pub fn ip(mut self, ip: IpAddr) -> Self {
         self.event.ip = Some(ip.to_string().into());
         self
     }
 
     /// Sets the user agent instead of taking it from the context.
+    #[inline]
     pub fn user_agent(mut self, user_agent: impl Into<Arc<str>>) -> Self {
         self.event.user_agent = Some(user_agent.into());
         self
     }
 
     /// Sets the HTTP method instead of taking it from the context.
+    #[inline]
     pub fn method(mut self, method: impl Into<Arc<str>>) -> Self {
         self.event.method = Some(method.into());
         self
     }
 
     /// Sets the route instead of taking it from the context.
+    #[inline]
     pub fn route(mut self, route: impl Into<Arc<str>>) -> Self {
         self.event.route = Some(route.into());
         self
     }
 
     /// Replaces the details with `details`.
+    #[inline]
     pub fn details(mut self, details: impl Into<Details>) -> Self {
         self.event.details = Some(details.into());
         self
@@ -129,6 +143,7 @@ impl ActivityEventBuilder {
 
     /// Adds one key to the details object (turning the details into an object
     /// if they were another JSON value, which is then kept under `"value"`).
+    #[inline]
     pub fn detail(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         let details = self
             .event
@@ -148,12 +163,14 @@ impl ActivityEventBuilder {
     /// Sets the event's id instead of a fresh UUID v7: for events carried
     /// over from elsewhere, whose id must survive (a write of the same id is
     /// kept once).
+    #[inline]
     pub fn id(mut self, id: Uuid) -> Self {
         self.id = Some(id);
         self
     }
 
     /// Sets when it happened instead of now; cut to microseconds.
+    #[inline]
     pub fn occurred_at(mut self, occurred_at: DateTime<Utc>) -> Self {
         self.occurred_at = Some(occurred_at.trunc_subsecs(6));
         self
@@ -164,6 +181,7 @@ impl ActivityEventBuilder {
     ///
     /// Fails when the action given to [`ActivityEvent::builder`] was an invalid
     /// name.
+    #[inline]
     pub fn build(self) -> Result<ActivityEvent, InvalidAction> {
         let mut event = self.event;
         event.action = self.action?;
@@ -173,8 +191,15 @@ impl ActivityEventBuilder {
                 .and_then(|code| http::StatusCode::from_u16(code).ok())
                 .map_or(Outcome::Success, Outcome::from_status)
         });
-        event.id = self.id.unwrap_or_else(ActivityEvent::new_id);
-        event.occurred_at = self.occurred_at.unwrap_or_else(ActivityEvent::now);
+        let (id, occurred_at) = match (self.id, self.occurred_at) {
+            (Some(id), Some(occurred_at)) => (id, occurred_at),
+            (id, occurred_at) => {
+                let (new_id, now) = super::stamp();
+                (id.unwrap_or(new_id), occurred_at.unwrap_or(now))
+            }
+        };
+        event.id = id;
+        event.occurred_at = occurred_at;
         Ok(event)
     }
 }

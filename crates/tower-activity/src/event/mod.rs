@@ -13,11 +13,12 @@ mod policy;
 mod scrub;
 mod user_agent;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use uuid::{ContextV7, Timestamp, Uuid};
 
 pub use self::action::{Action, CustomAction, IntoAction, InvalidAction, MAX_ACTION_LEN};
 pub use self::actor::{Actor, ActorKind, UnknownActorKind};
@@ -33,9 +34,11 @@ pub use self::policy::{
     EventPolicy, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS,
     MAX_ROUTE_CHARS,
 };
+pub(crate) use self::policy::{cap_actor, capped};
 pub use self::scrub::{
     DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP,
 };
+pub(crate) use self::user_agent::clean_user_agent;
 pub use self::user_agent::{MAX_USER_AGENT_CHARS, sanitize_user_agent};
 
 /// One audit record: who did what to which resource, when, from where, for
@@ -116,11 +119,27 @@ impl ActivityEvent {
 
     /// A new event id: UUID v7.
     pub fn new_id() -> Uuid {
-        Uuid::now_v7()
+        stamp().0
     }
 
     /// The current time at the precision events keep (microseconds).
     pub fn now() -> DateTime<Utc> {
         Utc::now().trunc_subsecs(6)
     }
+}
+
+/// A new event's id and time, from one reading of the clock. The id is a
+/// UUID v7 ordered within its millisecond across the process (a counter kept
+/// under a lock, as `Uuid::now_v7` keeps one), so events logged one after the
+/// other sort in that order; the time is cut to microseconds.
+pub(crate) fn stamp() -> (Uuid, DateTime<Utc>) {
+    static CONTEXT: Mutex<ContextV7> = Mutex::new(ContextV7::new());
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (seconds, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+    let id = Uuid::new_v7(Timestamp::from_unix(&CONTEXT, seconds, nanos));
+    let at = i64::try_from(seconds)
+        .ok()
+        .and_then(|seconds| DateTime::from_timestamp(seconds, nanos - nanos % 1_000))
+        .unwrap_or_else(ActivityEvent::now);
+    (id, at)
 }

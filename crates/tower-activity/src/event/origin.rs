@@ -6,7 +6,8 @@ use super::{ActivityEvent, Actor};
 
 /// The request-scoped values an event takes when it leaves them empty. Every
 /// text is shared with the context (`Arc<str>`), so filling an event copies
-/// no string.
+/// no string, and was cut to its cap when the context took it, so the policy
+/// does not look at it again for each event.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Origin {
     pub(crate) actor: Option<Actor>,

@@ -67,6 +67,9 @@ impl EventPolicy {
     /// request's context) or, without one, names the system as the actor;
     /// then [applies](Self::apply) the policy.
     pub(crate) fn prepare(&self, event: &mut ActivityEvent, origin: Option<Origin>) {
+        // What the event carries itself is capped here; what the context
+        // lends it was capped once, when the context took it (see `Origin`).
+        self.cap(event);
         match origin {
             Some(origin) => origin.fill(event),
             None => {
@@ -75,26 +78,29 @@ impl EventPolicy {
                 }
             }
         }
-        self.apply(event);
+        self.store_ip(event);
     }
 
     /// Applies the policy to `event` in place: scrubs and caps the details
     /// (and keeps them as compact JSON text from then on), stores the IP as
     /// configured, and cuts over-long fields.
     pub fn apply(&self, event: &mut ActivityEvent) {
+        self.cap(event);
+        self.store_ip(event);
+    }
+
+    /// Everything but the IP.
+    fn cap(&self, event: &mut ActivityEvent) {
         if let Some(details) = &mut event.details {
             self.scrubber.scrub_details(details);
         }
-        self.ip_privacy.apply_in_place(&mut event.ip);
         cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
         cut(&mut event.resource_id, MAX_ID_CHARS);
         cut(&mut event.tenant_id, MAX_ID_CHARS);
         if let Some(actor) = &mut event.actor {
-            cut(&mut actor.id, MAX_ID_CHARS);
-            cut(&mut actor.label, MAX_ID_CHARS);
+            cap_actor(actor);
         }
         cut(&mut event.request_id, MAX_REQUEST_ID_LEN);
-        cut(&mut event.ip, MAX_IP_CHARS);
         if let Some(agent) = &mut event.user_agent
             && !user_agent::is_clean(agent)
         {
@@ -103,10 +109,30 @@ impl EventPolicy {
         cut(&mut event.method, MAX_METHOD_CHARS);
         cut(&mut event.route, MAX_ROUTE_CHARS);
     }
+
+    /// The IP as the [`IpPrivacy`] policy keeps it, within its cap.
+    fn store_ip(&self, event: &mut ActivityEvent) {
+        self.ip_privacy.apply_in_place(&mut event.ip);
+        cut(&mut event.ip, MAX_IP_CHARS);
+    }
+}
+
+/// An actor's id and label cut to their caps.
+pub(crate) fn cap_actor(actor: &mut Actor) {
+    cut(&mut actor.id, MAX_ID_CHARS);
+    cut(&mut actor.label, MAX_ID_CHARS);
+}
+
+/// `text` cut to at most `max` characters.
+pub(crate) fn capped(text: Arc<str>, max: usize) -> Arc<str> {
+    let mut text = Some(text);
+    cut(&mut text, max);
+    text.unwrap_or_default()
 }
 
 /// Cuts `field` to at most `max` characters. Text within the cap, the usual
 /// case, is left as it is, still shared with the context it came from.
+#[inline]
 fn cut(field: &mut Option<Arc<str>>, max: usize) {
     if let Some(text) = field
         && text.len() > max

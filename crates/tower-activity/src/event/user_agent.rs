@@ -1,5 +1,7 @@
 //! The user agent as it is kept: capped and cleaned of control characters.
 
+use std::sync::Arc;
+
 /// The longest user agent kept, in characters.
 pub const MAX_USER_AGENT_CHARS: usize = 512;
 
@@ -24,6 +26,18 @@ pub fn sanitize_user_agent(raw: &[u8]) -> String {
         .filter(|c| !is_forbidden(*c))
         .take(MAX_USER_AGENT_CHARS)
         .collect()
+}
+
+/// [`sanitize_user_agent`] as shared text, made without an intermediate
+/// `String` in the usual case (printable ASCII within the cap).
+pub(crate) fn clean_user_agent(raw: &[u8]) -> Arc<str> {
+    if raw.len() <= MAX_USER_AGENT_CHARS
+        && raw.iter().all(|byte| (0x20..0x7f).contains(byte))
+        && let Ok(text) = std::str::from_utf8(raw)
+    {
+        return Arc::from(text);
+    }
+    Arc::from(sanitize_user_agent(raw))
 }
 
 /// Whether `user_agent` is already as [`sanitize_user_agent`] would leave it.
