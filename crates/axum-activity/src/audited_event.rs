@@ -48,7 +48,7 @@ pub struct AuditedEvent {
 impl AuditedEvent {
     /// Sets the resource id; numbers and UUIDs become their string form.
     pub fn set_resource_id(&self, id: impl ToString) {
-        self.slot.lock().resource_id = Some(id.to_string());
+        self.slot.lock().resource_id = Some(Arc::from(id.to_string()));
     }
 
     /// Adds one key to the event's details (scrubbed of secrets when logged).
@@ -96,7 +96,7 @@ pub(crate) struct EventSlot(Arc<Mutex<Enrichment>>);
 /// The handler's additions to the wrapper's event.
 #[derive(Debug, Default)]
 pub(crate) struct Enrichment {
-    pub(crate) resource_id: Option<String>,
+    pub(crate) resource_id: Option<Arc<str>>,
     pub(crate) details: Map<String, Value>,
     pub(crate) outcome: Option<Outcome>,
 }

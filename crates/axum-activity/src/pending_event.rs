@@ -31,7 +31,7 @@ pub(crate) struct PendingEvent {
     /// The route matched, else the request path.
     route: Arc<str>,
     matched: bool,
-    path_id: Option<String>,
+    path_id: Option<Arc<str>>,
     /// The user agent and the client, kept only without the layer.
     user_agent: Option<HeaderValue>,
     peer: Option<IpAddr>,
@@ -122,7 +122,7 @@ impl PendingEvent {
 
     /// The id in a JSON body read because [`wants_body`](Self::wants_body)
     /// said so.
-    pub(crate) fn id_from_body(&self, body: &[u8]) -> Option<String> {
+    pub(crate) fn id_from_body(&self, body: &[u8]) -> Option<Arc<str>> {
         match &self.config.id {
             IdSource::Json(location) => location.find_in(body),
             IdSource::PathParam(_) | IdSource::Handler => None,
@@ -130,7 +130,7 @@ impl PendingEvent {
     }
 
     /// Writes the event for a response with `status`.
-    pub(crate) fn record_response(&mut self, status: StatusCode, body_id: Option<String>) {
+    pub(crate) fn record_response(&mut self, status: StatusCode, body_id: Option<Arc<str>>) {
         let enrichment = self.enrichment.take().unwrap_or_default();
         let outcome = enrichment.outcome.unwrap_or_else(|| Outcome::from_status(status));
         let details = (!enrichment.details.is_empty()).then_some(Value::Object(enrichment.details));
@@ -179,7 +179,7 @@ impl PendingEvent {
         &mut self,
         status: Option<StatusCode>,
         outcome: Outcome,
-        resource_id: Option<String>,
+        resource_id: Option<Arc<str>>,
         details: Option<Value>,
     ) -> Result<(), LogError> {
         // The wrapper's action is an `Action`, already valid: the build
@@ -189,7 +189,7 @@ impl PendingEvent {
             unreachable!("an `Action` is a valid action")
         };
         event.resource_type = Some(self.config.resource_type.clone());
-        event.resource_id = resource_id.map(Arc::from);
+        event.resource_id = resource_id;
         event.outcome = outcome;
         event.http_status = status.map(|status| status.as_u16());
         event.details = details.map(Details::new);
@@ -220,14 +220,14 @@ impl PendingEvent {
 
 /// Reads one path parameter. `RawPathParams` only reads the router's
 /// extensions, so its future is ready at once.
-fn path_param(parts: &mut Parts, name: &str) -> Option<String> {
+fn path_param(parts: &mut Parts, name: &str) -> Option<Arc<str>> {
     let params = RawPathParams::from_request_parts(parts, &())
         .now_or_never()?
         .ok()?;
     params
         .iter()
         .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| Arc::from(value))
 }
 
 /// Logging failures never touch the response; a missing recorder is a

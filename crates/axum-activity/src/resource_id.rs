@@ -2,12 +2,11 @@
 //! path parameter, or only what the handler sets.
 
 use std::fmt;
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::Value;
 
 /// Where an [`Audited`](crate::Audited) handler's resource id comes from when
 /// the handler does not set it.
@@ -55,7 +54,7 @@ impl JsonLocation {
     /// a value elsewhere that `serde_json` would refuse to build (nested deeper
     /// than 128 levels, a number beyond `f64`, a string with a lone surrogate
     /// escape or invalid UTF-8) does not hide the id.
-    pub(crate) fn find_in(&self, body: &[u8]) -> Option<String> {
+    pub(crate) fn find_in(&self, body: &[u8]) -> Option<Arc<str>> {
         let walk = match self {
             JsonLocation::Field(name) => Walk {
                 path: std::slice::from_ref(name),
@@ -83,11 +82,11 @@ struct Walk<'a> {
 }
 
 impl<'de> DeserializeSeed<'de> for Walk<'_> {
-    type Value = Option<String>;
+    type Value = Option<Arc<str>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, value: D) -> Result<Option<String>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, value: D) -> Result<Option<Arc<str>>, D::Error> {
         match self.path.split_first() {
-            None => Value::deserialize(value).map(id_of),
+            None => value.deserialize_any(Leaf),
             Some((token, rest)) => value.deserialize_any(Step {
                 token,
                 rest: Walk { path: rest, ..self },
@@ -96,12 +95,78 @@ impl<'de> DeserializeSeed<'de> for Walk<'_> {
     }
 }
 
-/// The id in the value found at the end of the path.
-fn id_of(value: Value) -> Option<String> {
-    match value {
-        Value::String(text) if !text.is_empty() => Some(text),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
+/// The id in the value found at the end of the path: a non-empty string or
+/// a number, read straight into the event's text.
+struct Leaf;
+
+impl<'de> Visitor<'de> for Leaf {
+    type Value = Option<Arc<str>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Option<Arc<str>>, E> {
+        Ok((!text.is_empty()).then(|| Arc::from(text)))
+    }
+
+    fn visit_u64<E: de::Error>(self, number: u64) -> Result<Option<Arc<str>>, E> {
+        Ok(Some(number_text(number)))
+    }
+
+    fn visit_i64<E: de::Error>(self, number: i64) -> Result<Option<Arc<str>>, E> {
+        Ok(Some(number_text(number)))
+    }
+
+    fn visit_f64<E: de::Error>(self, number: f64) -> Result<Option<Arc<str>>, E> {
+        Ok(serde_json::Number::from_f64(number).map(|number| Arc::from(number.to_string())))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Arc<str>>, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Arc<str>>, E> {
+        Ok(None)
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<Arc<str>>, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Arc<str>>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// An integer as text, written on the stack and then shared.
+fn number_text(number: impl fmt::Display) -> Arc<str> {
+    /// Room for any 64-bit integer with its sign.
+    struct Digits {
+        bytes: [u8; 20],
+        len: usize,
+    }
+    impl fmt::Write for Digits {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            let end = self.len + text.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(fmt::Error)?
+                .copy_from_slice(text.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut digits = Digits {
+        bytes: [0; 20],
+        len: 0,
+    };
+    match fmt::Write::write_fmt(&mut digits, format_args!("{number}")) {
+        // Only ASCII digits and a sign were written.
+        Ok(()) => Arc::from(std::str::from_utf8(&digits.bytes[..digits.len]).unwrap_or_default()),
+        Err(_) => Arc::from(number.to_string()),
     }
 }
 
@@ -113,13 +178,13 @@ struct Step<'a> {
 }
 
 impl<'de> Visitor<'de> for Step<'_> {
-    type Value = Option<String>;
+    type Value = Option<Arc<str>>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("a JSON value")
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<String>, M::Error> {
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Option<Arc<str>>, M::Error> {
         // A repeated key counts with its last value, as when the document is
         // parsed whole.
         let mut found = None;
@@ -133,7 +198,7 @@ impl<'de> Visitor<'de> for Step<'_> {
         Ok(found)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<String>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Arc<str>>, A::Error> {
         let wanted = if self.rest.into_arrays {
             array_index(self.token)
         } else {
@@ -156,27 +221,27 @@ impl<'de> Visitor<'de> for Step<'_> {
     }
 
     // A scalar has nothing inside: no id below it.
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<String>, E> {
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<String>, E> {
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<String>, E> {
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<String>, E> {
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<String>, E> {
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Option<String>, E> {
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Arc<str>>, E> {
         Ok(None)
     }
 }
@@ -217,26 +282,34 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
 /// `application/*+json` type such as `application/problem+json`, whatever the
 /// parameters.
 pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers.get(CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+    let Some(content_type) = headers.get(CONTENT_TYPE) else {
         return false;
     };
-    let essence = content_type.split(';').next().unwrap_or_default().trim();
-    let Some((kind, subtype)) = essence.split_once('/') else {
+    // Compared as bytes: a media type is ASCII, and this runs on every
+    // response whose id is read from its body.
+    let essence = content_type
+        .as_bytes()
+        .split(|&byte| byte == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    let Some(slash) = essence.iter().position(|&byte| byte == b'/') else {
         return false;
     };
-    kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json")
+    let (kind, subtype) = (&essence[..slash], &essence[slash + 1..]);
+    kind.eq_ignore_ascii_case(b"application")
+        && (subtype.eq_ignore_ascii_case(b"json")
             || subtype
                 .len()
                 .checked_sub(5)
-                .and_then(|at| subtype.get(at..))
-                .is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
+                .is_some_and(|at| subtype[at..].eq_ignore_ascii_case(b"+json")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use serde_json::Value;
 
     fn headers(content_type: &'static str) -> HeaderMap {
         HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static(content_type))])
@@ -355,7 +428,9 @@ mod tests {
         for body in documents {
             for location in locations {
                 assert_eq!(
-                    JsonLocation::parse(location.to_owned()).find_in(body.as_bytes()),
+                    JsonLocation::parse(location.to_owned())
+                        .find_in(body.as_bytes())
+                        .map(|id| id.to_string()),
                     parsed_whole(body, location),
                     "{location} in {body}"
                 );

@@ -218,7 +218,7 @@ where
         let context = ActivityContext::for_request(RequestInfo {
             request_id,
             ip,
-            user_agent: request.headers().get(USER_AGENT).cloned(),
+            user_agent: request.headers().get(USER_AGENT),
             method: request.method().clone(),
             path: request.uri().path(),
             matched: (config.route)(request.extensions()),

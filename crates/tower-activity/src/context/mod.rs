@@ -116,7 +116,7 @@ struct State {
 pub(crate) struct RequestInfo<'a> {
     pub(crate) request_id: RequestId,
     pub(crate) ip: Option<IpAddr>,
-    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) user_agent: Option<&'a HeaderValue>,
     pub(crate) method: Method,
     pub(crate) path: &'a str,
     pub(crate) matched: Option<Arc<str>>,

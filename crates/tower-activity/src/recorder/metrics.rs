@@ -3,7 +3,8 @@
 //! Install any `metrics` exporter (Prometheus, StatsD, …) to collect them; with
 //! none installed they cost next to nothing.
 
-/// Counter: events accepted into the queue.
+/// Counter: events accepted into the queue, added as the writer takes them
+/// (so the request path does not touch the metrics recorder).
 pub const EVENTS_RECORDED: &str = "activity_events_recorded_total";
 /// Counter: events written by the sink.
 pub const EVENTS_WRITTEN: &str = "activity_events_written_total";

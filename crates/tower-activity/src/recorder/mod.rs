@@ -226,7 +226,6 @@ impl Recorder {
     /// Counts an event the queue took.
     fn accepted(&self) -> Result<(), LogError> {
         self.shared.counts.recorded.fetch_add(1, Ordering::Relaxed);
-        ::metrics::counter!(names::EVENTS_RECORDED).increment(1);
         let queue = &self.shared.queue;
         if queue.max_capacity() - queue.capacity() >= self.shared.batch_size {
             // A full batch is waiting: wake the writer now rather than at the

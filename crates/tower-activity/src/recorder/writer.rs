@@ -135,6 +135,7 @@ impl<S: ActivitySink> Writer<S> {
                 _ => break,
             }
         }
+        ::metrics::counter!(names::EVENTS_RECORDED).increment(self.batch.len() as u64);
         ::metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
         self.batch_started = None;
         Some(std::mem::replace(&mut self.batch, Vec::with_capacity(size)))
