@@ -6,7 +6,7 @@
 //! ```
 //!
 //! runs every benchmark (`http`, `ingest`, `query-depth`, `retention`,
-//! `overload`; each is also a subcommand of its own) and prints one table per
+//! `overload`, `instructions`; each is also a subcommand of its own) and prints one table per
 //! benchmark, with ratios, and the targets with PASS or MISS. `--markdown
 //! FILE` also writes the tables as Markdown; `--quick` is a short smoke run.
 //! PostgreSQL and MariaDB are reached at `ACTIVITY_BENCH_POSTGRES_URL` and
@@ -21,6 +21,7 @@ mod events;
 mod http_bench;
 mod in_process;
 mod ingest;
+mod instructions;
 mod loadgen;
 mod overload;
 mod process_stats;
@@ -65,6 +66,10 @@ enum Command {
     Retention,
     /// Peak memory and drop count with a stalled sink and a flood of events.
     Overload,
+    /// Instructions per request of bare axum, tower-http, and the toolkit
+    /// with the null sink and PostgreSQL, counted by callgrind (needs
+    /// `valgrind`).
+    Instructions,
     /// Serves one variant until standard input closes (run by `http`).
     #[command(hide = true)]
     Serve {
@@ -169,6 +174,10 @@ struct Options {
     /// overload: events flooded [default: 2000000, quick: 200000].
     #[arg(long, global = true)]
     flood: Option<u64>,
+
+    /// instructions: requests per variant [default: 20000, quick: 2000].
+    #[arg(long, global = true)]
+    requests: Option<u64>,
 }
 
 impl Options {
@@ -222,6 +231,12 @@ impl Options {
         }
     }
 
+    fn instructions(&self) -> instructions::InstructionOptions {
+        instructions::InstructionOptions {
+            requests: self.pick(self.requests, 20_000, 2_000).max(1),
+        }
+    }
+
     fn overload(&self) -> overload::OverloadOptions {
         overload::OverloadOptions {
             capacity: self.capacity.max(1),
@@ -265,6 +280,7 @@ async fn run(cli: Cli) -> Result<()> {
             sections.push(shown(query_depth::run(options.query_depth(), &servers).await?));
             sections.push(shown(retention::run(options.retention(), &servers).await?));
             sections.push(shown(overload::run(options.overload()).await?));
+            sections.push(shown(instructions::run(&options.instructions(), &servers).await?));
             sections
         }
         Command::Http => vec![shown(http_bench::run(&options.http(), &servers).await?)],
@@ -272,6 +288,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::QueryDepth => vec![shown(query_depth::run(options.query_depth(), &servers).await?)],
         Command::Retention => vec![shown(retention::run(options.retention(), &servers).await?)],
         Command::Overload => vec![shown(overload::run(options.overload()).await?)],
+        Command::Instructions => vec![shown(instructions::run(&options.instructions(), &servers).await?)],
     };
     let targets: Vec<_> = sections
         .iter()

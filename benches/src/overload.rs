@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
-use tower_activity::{ActivityEvent, ActivitySink, LogError, Recorder, SinkError};
+use tower_activity::{ActivityEvent, ActivitySink, EventPolicy, LogError, Recorder, SinkError};
 
 use crate::databases::Result;
 use crate::events;
@@ -19,6 +19,9 @@ use crate::report::{Section, Table, Target, count, rate};
 
 /// The events whose size is measured to estimate one queued event's memory.
 const SIZE_SAMPLE: u64 = 100_000;
+
+/// The most memory one queued sample event may take.
+const MAX_EVENT_BYTES: u64 = 600;
 
 /// The recorder's default batch size: the writer holds one batch besides the
 /// queue.
@@ -56,7 +59,16 @@ pub(crate) async fn child(measure: Measure, options: OverloadOptions) -> Result<
     match measure {
         Measure::EventSize => {
             let before = rss_kib().ok_or("no VmRSS")?;
-            let sample: Vec<ActivityEvent> = (0..SIZE_SAMPLE).map(events::sample).collect();
+            // As queued: after the recorder's policy, which keeps the details
+            // as JSON text.
+            let policy = EventPolicy::default();
+            let sample: Vec<ActivityEvent> = (0..SIZE_SAMPLE)
+                .map(|n| {
+                    let mut event = events::sample(n);
+                    policy.apply(&mut event);
+                    event
+                })
+                .collect();
             let after = rss_kib().ok_or("no VmRSS")?;
             println!(
                 "event_bytes={}",
@@ -225,6 +237,12 @@ pub(crate) async fn run(options: OverloadOptions) -> Result<Section> {
                 "peak RSS growth ≤ 2× queue bound, none from 10 % to 100 % of the flood",
                 format!("{} growth, {} after 10 %", mib(growth), mib(late_growth)),
                 bounded,
+            ),
+            Target::new(
+                "overload: one queued event",
+                format!("≤ {MAX_EVENT_BYTES} bytes (the sample event, after the policy)"),
+                format!("{event_bytes} bytes"),
+                event_bytes <= MAX_EVENT_BYTES,
             ),
             Target::new(
                 "overload: drop count exact",

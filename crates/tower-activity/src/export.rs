@@ -155,7 +155,7 @@ pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
 }
 
 /// Writes events as RFC 4180 CSV (quoted where needed, CRLF line ends) with
-/// a header of the [`COLUMNS`](crate::COLUMNS) names, every text cell passed through
+/// a header of the [`COLUMNS`] names, every text cell passed through
 /// [`neutralize_formula`].
 ///
 /// ```

@@ -10,7 +10,7 @@ use crate::recorder::{LogError, global_recorder};
 /// [`EventPolicy`], and queues it on the context's recorder, or the global one.
 ///
 /// Outside any request it still works: the event is the system's, and goes to
-/// the [global recorder](set_global_recorder). It never waits on the sink; when
+/// the [global recorder](crate::set_global_recorder). It never waits on the sink; when
 /// the queue is full the event is dropped, counted and later reported, and
 /// `Err` says so. Most callers ignore the result.
 ///

@@ -125,6 +125,9 @@ pub(crate) fn cap_actor(actor: &mut Actor) {
 
 /// `text` cut to at most `max` characters.
 pub(crate) fn capped(text: Arc<str>, max: usize) -> Arc<str> {
+    if text.len() <= max {
+        return text;
+    }
     let mut text = Some(text);
     cut(&mut text, max);
     text.unwrap_or_default()

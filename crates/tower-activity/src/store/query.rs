@@ -123,7 +123,7 @@ pub struct ActivityCount {
 
 impl ActivityCount {
     /// Adds up `counts` of the same day, action and outcome, sorted by day,
-    /// action and outcome: how stores report [`ActivityStore::counts`].
+    /// action and outcome: how stores report [`ActivityStore::counts`](crate::ActivityStore::counts).
     pub fn tally(counts: impl IntoIterator<Item = ActivityCount>) -> Vec<ActivityCount> {
         let mut sums = BTreeMap::new();
         for count in counts {
