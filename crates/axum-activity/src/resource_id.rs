@@ -141,33 +141,9 @@ impl<'de> Visitor<'de> for Leaf {
     }
 }
 
-/// An integer as text, written on the stack and then shared.
-fn number_text(number: impl fmt::Display) -> Arc<str> {
-    /// Room for any 64-bit integer with its sign.
-    struct Digits {
-        bytes: [u8; 20],
-        len: usize,
-    }
-    impl fmt::Write for Digits {
-        fn write_str(&mut self, text: &str) -> fmt::Result {
-            let end = self.len + text.len();
-            self.bytes
-                .get_mut(self.len..end)
-                .ok_or(fmt::Error)?
-                .copy_from_slice(text.as_bytes());
-            self.len = end;
-            Ok(())
-        }
-    }
-    let mut digits = Digits {
-        bytes: [0; 20],
-        len: 0,
-    };
-    match fmt::Write::write_fmt(&mut digits, format_args!("{number}")) {
-        // Only ASCII digits and a sign were written.
-        Ok(()) => Arc::from(std::str::from_utf8(&digits.bytes[..digits.len]).unwrap_or_default()),
-        Err(_) => Arc::from(number.to_string()),
-    }
+/// An integer as shared text, written on the stack first.
+fn number_text(number: impl itoa::Integer) -> Arc<str> {
+    Arc::from(itoa::Buffer::new().format(number))
 }
 
 /// One step of a [`Walk`]: into the member `token` of an object, or the
