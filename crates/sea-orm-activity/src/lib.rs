@@ -80,6 +80,7 @@ mod filter;
 #[cfg(test)]
 mod index_use_tests;
 mod migration;
+mod pg_arrays;
 mod retention;
 mod retention_job;
 mod sink;

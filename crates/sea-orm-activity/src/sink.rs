@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityName, Statement, TransactionTrait};
 use tower_activity::{ActivityEvent, ActivitySink, COLUMNS, Cell, ColumnKind, SinkError};
 
-use crate::entity::{Entity, cell_value, column_arrays};
+use crate::entity::{Entity, cell_value};
+use crate::pg_arrays::column_arrays;
 use crate::store::SeaOrmStore;
 
 /// How many batches are written at once on PostgreSQL and MySQL.

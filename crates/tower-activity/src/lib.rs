@@ -42,6 +42,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod box_error;
 mod context;
 mod event;
 pub mod export;
@@ -50,6 +51,7 @@ mod panic_message;
 mod recorder;
 mod store;
 
+pub use crate::box_error::BoxError;
 pub use crate::context::{
     ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,
     IncomingRequestId, InvalidNetwork, PANIC_ACTION, ResponseFuture, TrustedProxies, Unidentified,
@@ -66,9 +68,9 @@ pub use crate::event::{
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;
 pub use crate::recorder::{
-    ActivitySink, BoxError, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink, Recorder,
-    RecorderBuilder, RecorderStats, ShutdownReport, SinkError, clear_global_recorder, global_recorder,
-    metrics, set_global_recorder,
+    ActivitySink, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink, Recorder, RecorderBuilder,
+    RecorderStats, ShutdownReport, SinkError, clear_global_recorder, global_recorder, metrics,
+    set_global_recorder,
 };
 pub use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_LOOKBACK,

@@ -9,14 +9,15 @@ mod identify;
 mod layer;
 mod panic;
 mod request_id;
+mod shared_text;
+mod spawn;
 
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use http::{HeaderValue, Method};
-use tokio::task::JoinHandle;
 use tokio::task::futures::TaskLocalFuture;
 
 pub use self::client_ip::{ForwardedHeader, InvalidNetwork, TrustedProxies};
@@ -26,6 +27,8 @@ pub use self::layer::{ActivityLayer, ActivityService};
 pub use self::panic::PANIC_ACTION;
 use self::request_id::RequestId;
 pub use self::request_id::{IncomingRequestId, is_valid_request_id};
+use self::shared_text::{ip_text, method_text};
+pub use self::spawn::spawn;
 use crate::event::{
     ActivityEvent, Actor, MAX_ID_CHARS, MAX_METHOD_CHARS, MAX_ROUTE_CHARS, Origin, cap_actor, capped,
     clean_user_agent,
@@ -366,120 +369,4 @@ impl fmt::Debug for ActivityContext {
 fn capped_actor(mut actor: Actor) -> Actor {
     cap_actor(&mut actor);
     actor
-}
-
-/// The method as events keep it; the common methods' text is made once for
-/// the process.
-fn method_text(method: &Method) -> Arc<str> {
-    static COMMON: LazyLock<[(Method, Arc<str>); 7]> = LazyLock::new(|| {
-        [
-            Method::GET,
-            Method::POST,
-            Method::PUT,
-            Method::PATCH,
-            Method::DELETE,
-            Method::HEAD,
-            Method::OPTIONS,
-        ]
-        .map(|method| {
-            let text = Arc::from(method.as_str());
-            (method, text)
-        })
-    });
-    COMMON
-        .iter()
-        .find(|(common, _)| common == method)
-        .map_or_else(|| Arc::from(method.as_str()), |(_, text)| text.clone())
-}
-
-/// An address as shared text; IPv4, the common case, written without the
-/// formatting machinery, and either way without an intermediate `String`.
-fn ip_text(ip: IpAddr) -> Arc<str> {
-    match ip {
-        IpAddr::V4(v4) => {
-            let mut text = [0_u8; 15];
-            let mut len = 0;
-            let mut push = |byte: u8| {
-                text[len] = byte;
-                len += 1;
-            };
-            for (at, octet) in v4.octets().into_iter().enumerate() {
-                if at > 0 {
-                    push(b'.');
-                }
-                if octet >= 100 {
-                    push(b'0' + octet / 100);
-                }
-                if octet >= 10 {
-                    push(b'0' + octet / 10 % 10);
-                }
-                push(b'0' + octet % 10);
-            }
-            // Only ASCII digits and dots were written.
-            Arc::from(std::str::from_utf8(&text[..len]).unwrap_or_default())
-        }
-        IpAddr::V6(_) => Arc::from(ip.to_string()),
-    }
-}
-
-/// Spawns `future` on the Tokio runtime with the current activity context (if
-/// any) carried into it, so events it logs keep the request's id, actor and
-/// tenant. Task-locals do not cross `tokio::spawn` by themselves.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// use tower_activity::ActivityContext;
-///
-/// let context = ActivityContext::system("import");
-/// let id = context.request_id().to_owned();
-/// let seen = context
-///     .scope(async {
-///         tower_activity::spawn(async {
-///             ActivityContext::current().map(|c| c.request_id().to_owned())
-///         })
-///         .await
-///         .unwrap()
-///     })
-///     .await;
-/// assert_eq!(seen, Some(id));
-/// # }
-/// ```
-pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    match ActivityContext::current() {
-        Some(context) => tokio::spawn(context.scope(future)),
-        None => tokio::spawn(future),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ip_text_matches_display() {
-        for ip in [
-            "0.0.0.0",
-            "9.10.99.100",
-            "255.255.255.255",
-            "203.0.113.7",
-            "::1",
-            "2001:db8::ff",
-        ] {
-            let ip: IpAddr = ip.parse().unwrap();
-            assert_eq!(*ip_text(ip), ip.to_string());
-        }
-    }
-
-    #[test]
-    fn common_methods_share_their_text() {
-        assert!(Arc::ptr_eq(
-            &method_text(&Method::GET),
-            &method_text(&Method::GET)
-        ));
-        assert_eq!(&*method_text(&Method::from_bytes(b"PURGE").unwrap()), "PURGE");
-    }
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Action, ActivityEvent, Actor, ActorKind, Details, Outcome};
+use super::fallback::{UNKNOWN_ACTOR_KIND, read_action, read_outcome, unreadable};
+use super::{ActivityEvent, Actor, Details};
 
 /// One stored column of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,18 +116,6 @@ pub const COLUMNS: [Column; 17] = [
     DETAILS,
 ];
 
-/// The action a stored row reads as when its action is not a valid action
-/// name: a row written by hand, or by a version with other naming rules.
-pub const UNKNOWN_ACTION: &str = "activity.unknown_action";
-
-/// The outcome a stored row reads as when its outcome is not one this version
-/// knows: the one that asks for a look without raising an alarm.
-const UNKNOWN_OUTCOME: Outcome = Outcome::Warning;
-
-/// The actor kind a stored row reads as when its kind is not one this version
-/// knows: the kind that vouches for nothing.
-const UNKNOWN_ACTOR_KIND: ActorKind = ActorKind::Anonymous;
-
 /// A source of one stored event's column values, such as a database row:
 /// what [`ActivityEvent::read_columns`] reads from.
 pub trait ReadColumns {
@@ -205,9 +194,11 @@ impl ActivityEvent {
     /// listing, a live stream or an export; it reads as a fallback, and a
     /// `tracing` warning names the row, the column and the stored value:
     ///
-    /// - an action that is not a valid action name reads as [`UNKNOWN_ACTION`];
-    /// - an unknown outcome reads as [`Outcome::Warning`];
-    /// - an unknown actor kind reads as [`ActorKind::Anonymous`], with the
+    /// - an action that is not a valid action name reads as
+    ///   [`UNKNOWN_ACTION`](crate::UNKNOWN_ACTION);
+    /// - an unknown outcome reads as [`Outcome::Warning`](crate::Outcome::Warning);
+    /// - an unknown actor kind reads as
+    ///   [`ActorKind::Anonymous`](crate::ActorKind::Anonymous), with the
     ///   actor's id and label kept;
     /// - an HTTP status outside `0..=65535` reads as none.
     ///
@@ -252,45 +243,10 @@ impl ActivityEvent {
     }
 }
 
-/// The action stored as `stored` in the row `row` (when known), or
-/// [`UNKNOWN_ACTION`], with a warning.
-#[doc(hidden)]
-pub fn read_action(row: Option<Uuid>, stored: &str) -> Action {
-    stored.parse().unwrap_or_else(|_| {
-        unreadable(row, ACTION.name, stored, UNKNOWN_ACTION);
-        Action::custom(UNKNOWN_ACTION).unwrap_or(Action::Read)
-    })
-}
-
-/// The outcome stored as `stored` in the row `row` (when known), or the
-/// fallback outcome, with a warning.
-#[doc(hidden)]
-pub fn read_outcome(row: Option<Uuid>, stored: &str) -> Outcome {
-    stored.parse().unwrap_or_else(|_| {
-        unreadable(row, OUTCOME.name, stored, UNKNOWN_OUTCOME.as_str());
-        UNKNOWN_OUTCOME
-    })
-}
-
-/// Warns that `column` of `row` holds `stored`, read as `fallback`.
-fn unreadable(row: Option<Uuid>, column: &str, stored: &str, fallback: &str) {
-    match row {
-        Some(row) => tracing::warn!(
-            %row, column, stored, fallback,
-            "stored activity event holds a value this version cannot read; it is read as the fallback"
-        ),
-        None => tracing::warn!(
-            column,
-            stored,
-            fallback,
-            "stored activity events hold a value this version cannot read; it is read as the fallback"
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ActorKind, Outcome, UNKNOWN_ACTION};
     use serde_json::json;
 
     /// Reads the values of `cells` back by column name, as a store reads a

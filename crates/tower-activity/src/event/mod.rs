@@ -6,11 +6,14 @@ mod actor;
 mod builder;
 mod columns;
 mod details;
+mod fallback;
 mod ip_privacy;
 mod origin;
 mod outcome;
 mod policy;
 mod scrub;
+mod secret_keys;
+mod secret_text;
 mod user_agent;
 
 use std::sync::{Arc, Mutex};
@@ -23,10 +26,9 @@ use uuid::{ContextV7, Timestamp, Uuid};
 pub use self::action::{Action, CustomAction, IntoAction, InvalidAction, MAX_ACTION_LEN};
 pub use self::actor::{Actor, ActorKind, UnknownActorKind};
 pub use self::builder::ActivityEventBuilder;
-pub use self::columns::{
-    COLUMNS, Cell, Column, ColumnKind, ReadColumns, UNKNOWN_ACTION, read_action, read_outcome,
-};
+pub use self::columns::{COLUMNS, Cell, Column, ColumnKind, ReadColumns};
 pub use self::details::Details;
+pub use self::fallback::{UNKNOWN_ACTION, read_action, read_outcome};
 pub use self::ip_privacy::IpPrivacy;
 pub(crate) use self::origin::Origin;
 pub use self::outcome::{Outcome, UnknownOutcome};
@@ -35,9 +37,8 @@ pub use self::policy::{
     MAX_ROUTE_CHARS,
 };
 pub(crate) use self::policy::{cap_actor, capped};
-pub use self::scrub::{
-    DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP,
-};
+pub use self::scrub::{DEFAULT_MAX_DETAILS_BYTES, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP};
+pub use self::secret_keys::DEFAULT_SECRET_KEYS;
 pub(crate) use self::user_agent::clean_user_agent;
 pub use self::user_agent::{MAX_USER_AGENT_CHARS, sanitize_user_agent};
 

@@ -1,11 +1,13 @@
-//! Keeping secrets out of details: key-based redaction, card-number detection
-//! and the size cap.
+//! Keeping secrets out of details: redaction under secret keys and of
+//! secrets inside text, the depth limit and the size cap.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::Details;
+use super::secret_keys::{DEFAULT_SECRET_KEYS, Words, normalize};
+use super::secret_text::{looks_like_card_number, scrub_text};
 
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
@@ -19,49 +21,6 @@ pub const MAX_DETAILS_DEPTH: usize = 64;
 
 /// The default cap on serialized details: 16 KiB.
 pub const DEFAULT_MAX_DETAILS_BYTES: usize = 16 * 1024;
-
-/// The key patterns redacted by default. A pattern matches a key when the key,
-/// split into words (at `_`, `-`, `.`, spaces and camelCase humps, then
-/// lowercased), holds a run of words that spells the pattern without its
-/// separators (`x-api-key`, `apiKey`, `APIKEY` all match `api_key`); a pattern
-/// of five letters or more also matches at the end of a single word
-/// (`csrftoken`, `newpassword`), and one of six or more at its start
-/// (`passwordhash`).
-pub const DEFAULT_SECRET_KEYS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "auth_token",
-    "session_token",
-    "api_key",
-    "access_key",
-    "private_key",
-    "authorization",
-    "cookie",
-    "card_number",
-    "credit_card",
-    "cc_number",
-    "cvv",
-    "cvv2",
-    "cvc",
-    "ssn",
-    "social_security_number",
-    "otp",
-    "jwt",
-    "bearer",
-    "session_id",
-    "credential",
-    "credentials",
-    "mfa_code",
-    "recovery_code",
-    "recovery_codes",
-];
 
 /// Redacts secrets from details and caps their size.
 ///
@@ -220,179 +179,6 @@ impl Scrubber {
     }
 }
 
-/// A pattern without separators, lowercased: `api_key` → `apikey`.
-fn normalize(pattern: &str) -> String {
-    Words::split(pattern).joined
-}
-
-/// A key's lowercase words (split at non-alphanumerics and camelCase humps:
-/// `newPassword` → `new`, `password`; `APIKey` → `api`, `key`), kept joined in
-/// one string with the offsets where each word starts.
-struct Words {
-    joined: String,
-    /// Where each word starts in `joined`, then `joined.len()`.
-    bounds: Vec<usize>,
-}
-
-impl Words {
-    fn split(key: &str) -> Words {
-        let mut joined = String::with_capacity(key.len());
-        let mut bounds = Vec::new();
-        let mut previous: Option<char> = None;
-        let mut chars = key.chars().peekable();
-        while let Some(c) = chars.next() {
-            if !c.is_alphanumeric() {
-                previous = None;
-                continue;
-            }
-            let hump = c.is_uppercase()
-                && (previous.is_some_and(char::is_lowercase)
-                    || (previous.is_some() && chars.peek().is_some_and(|next| next.is_lowercase())));
-            if previous.is_none() || hump {
-                bounds.push(joined.len());
-            }
-            joined.extend(c.to_lowercase());
-            previous = Some(c);
-        }
-        bounds.push(joined.len());
-        Words { joined, bounds }
-    }
-
-    /// Whether a run of whole words spells `pattern`, or one word ends with it
-    /// (five letters or more) or starts with it (six or more).
-    fn matches(&self, pattern: &str) -> bool {
-        if pattern.is_empty() {
-            return false;
-        }
-        self.bounds.windows(2).enumerate().any(|(at, word)| {
-            let (start, end) = (word[0], word[1]);
-            let run_matches = self.joined[start..].starts_with(pattern)
-                && self.bounds[at + 1..]
-                    .binary_search(&(start + pattern.len()))
-                    .is_ok();
-            let text = &self.joined[start..end];
-            run_matches
-                || (pattern.len() >= 5 && text.ends_with(pattern))
-                || (pattern.len() >= 6 && text.starts_with(pattern))
-        })
-    }
-}
-
-/// `text` with card numbers and credentials replaced by [`REDACTED`], or
-/// `None` when there is nothing to replace.
-fn scrub_text(text: &str, card_numbers: bool) -> Option<String> {
-    let mut spans = Vec::new();
-    if card_numbers {
-        card_number_spans(text, &mut spans);
-    }
-    credential_spans(text, &mut spans);
-    if spans.is_empty() {
-        return None;
-    }
-    spans.sort_unstable();
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in spans {
-        if start < at {
-            continue;
-        }
-        out.push_str(&text[at..start]);
-        out.push_str(REDACTED);
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    Some(out)
-}
-
-/// Byte spans of 13 to 19 digits, grouped by single spaces or dashes, that
-/// pass the Luhn check and stand alone (no letter or digit around them).
-fn card_number_spans(text: &str, spans: &mut Vec<(usize, usize)>) {
-    let bytes = text.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        let glued = at > 0 && bytes[at - 1].is_ascii_alphanumeric();
-        if !bytes[at].is_ascii_digit() || glued {
-            at += 1;
-            continue;
-        }
-        let start = at;
-        let mut end = at;
-        let mut digits = Vec::with_capacity(19);
-        while end < bytes.len() {
-            match bytes[end] {
-                digit @ b'0'..=b'9' => {
-                    digits.push(u32::from(digit - b'0'));
-                    end += 1;
-                }
-                b' ' | b'-' if bytes.get(end + 1).is_some_and(u8::is_ascii_digit) => end += 1,
-                _ => break,
-            }
-        }
-        let alone = !bytes.get(end).is_some_and(u8::is_ascii_alphanumeric);
-        if alone && passes_luhn(&digits) {
-            spans.push((start, end));
-        }
-        at = end.max(start + 1);
-    }
-}
-
-/// Byte spans of the password in `scheme://user:password@host` and of the
-/// credentials after `Bearer ` or `Basic `.
-fn credential_spans(text: &str, spans: &mut Vec<(usize, usize)>) {
-    let mut from = 0;
-    while let Some(found) = text[from..].find("://") {
-        let authority_start = from + found + 3;
-        let authority_end = text[authority_start..]
-            .find(|c: char| matches!(c, '/' | '?' | '#') || c.is_whitespace())
-            .map_or(text.len(), |end| authority_start + end);
-        let authority = &text[authority_start..authority_end];
-        if let Some(at) = authority.rfind('@')
-            && let Some(colon) = authority[..at].find(':')
-        {
-            spans.push((authority_start + colon + 1, authority_start + at));
-        }
-        from = authority_start;
-    }
-    let lower = text.to_ascii_lowercase();
-    for scheme in ["bearer ", "basic "] {
-        let mut from = 0;
-        while let Some(found) = lower[from..].find(scheme) {
-            let start = from + found + scheme.len();
-            let token_end = text[start..]
-                .find(|c: char| !(c.is_ascii_alphanumeric() || "-._~+/=".contains(c)))
-                .map_or(text.len(), |end| start + end);
-            if token_end - start >= 8 {
-                spans.push((start, token_end));
-            }
-            from = start;
-        }
-    }
-}
-
-/// A number of 13 to 19 digits passing the Luhn check.
-fn looks_like_card_number(text: &str) -> bool {
-    let digits: Option<Vec<u32>> = text.chars().map(|c| c.to_digit(10)).collect();
-    digits.is_some_and(|digits| passes_luhn(&digits))
-}
-
-/// 13 to 19 digits whose Luhn checksum is valid.
-fn passes_luhn(digits: &[u32]) -> bool {
-    if !(13..=19).contains(&digits.len()) {
-        return false;
-    }
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(at, &digit)| match (at % 2, digit * 2) {
-            (0, _) => digit,
-            (_, doubled) if doubled > 9 => doubled - 9,
-            (_, doubled) => doubled,
-        })
-        .sum();
-    sum.is_multiple_of(10)
-}
-
 /// Drops a value without recursion, however deep it is.
 fn dismantle(value: Value) {
     let mut stack = vec![value];
@@ -528,77 +314,5 @@ mod tests {
         }
         assert_eq!(depth, MAX_DETAILS_DEPTH);
         assert_eq!(value, &json!(TOO_DEEP));
-    }
-
-    fn words(key: &str) -> Vec<String> {
-        let split = Words::split(key);
-        split
-            .bounds
-            .windows(2)
-            .map(|bounds| split.joined[bounds[0]..bounds[1]].to_owned())
-            .collect()
-    }
-
-    #[test]
-    fn word_splitting_handles_camel_case_and_acronyms() {
-        assert_eq!(words("newPassword"), ["new", "password"]);
-        assert_eq!(words("APIKey"), ["api", "key"]);
-        assert_eq!(words("x-api-key"), ["x", "api", "key"]);
-        assert_eq!(words("HTTP_AUTHORIZATION"), ["http", "authorization"]);
-        assert_eq!(words("__"), Vec::<String>::new());
-    }
-
-    #[test]
-    fn glued_words_match_at_their_ends() {
-        let scrubber = Scrubber::new();
-        for key in [
-            "apitoken",
-            "csrftoken",
-            "githubToken",
-            "newpassword",
-            "passwordHash",
-            "mySecret",
-            "jwt",
-        ] {
-            assert!(scrubber.is_secret_key(key), "{key}");
-        }
-        for key in ["tokenizer", "tokens_used", "classname", "author"] {
-            assert!(!scrubber.is_secret_key(key), "{key}");
-        }
-        // A word starting with a secret word of six letters or more is
-        // redacted even when it means something else: the scrubber errs on
-        // the side of hiding.
-        assert!(scrubber.is_secret_key("secretary_name"));
-        let long = format!("{}_password", "x".repeat(10_000));
-        assert!(scrubber.is_secret_key(&long), "long keys are read whole");
-    }
-
-    #[test]
-    fn card_numbers_and_credentials_inside_text_are_redacted() {
-        let scrubber = Scrubber::new();
-        let cases = [
-            (
-                "paid with 4111 1111 1111 1111 today",
-                "paid with [REDACTED] today",
-            ),
-            ("card 5500-0055-5555-5559.", "card [REDACTED]."),
-            ("order 4111111111111112 shipped", "order 4111111111111112 shipped"),
-            ("id x4111111111111111", "id x4111111111111111"),
-            (
-                "connect postgres://app:s3cr3t@db:5432/prod failed",
-                "connect postgres://app:[REDACTED]@db:5432/prod failed",
-            ),
-            ("https://example.com/a@b", "https://example.com/a@b"),
-            (
-                "Authorization: Bearer eyJhbGciOi.J9x",
-                "Authorization: Bearer [REDACTED]",
-            ),
-            ("basic dXNlcjpwYXNz", "basic [REDACTED]"),
-            ("bearer of bad news", "bearer of bad news"),
-            ("nothing to see", "nothing to see"),
-        ];
-        for (text, expected) in cases {
-            assert_eq!(scrubber.scrub_text(text), expected, "{text}");
-        }
     }
 }

@@ -26,7 +26,7 @@ pub use self::global::{clear_global_recorder, global_recorder, set_global_record
 pub use self::json_lines::JsonLinesSink;
 pub use self::memory::MemorySink;
 use self::metrics as names;
-pub use self::sink::{ActivitySink, BoxError, NullSink, SinkError};
+pub use self::sink::{ActivitySink, NullSink, SinkError};
 use crate::event::{ActivityEvent, EventPolicy, Origin};
 
 /// The action of the event that reports dropped events.

@@ -5,10 +5,8 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::box_error::BoxError;
 use crate::event::ActivityEvent;
-
-/// A boxed error, as sinks and stores report them.
-pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
 /// Receives batches of events from the recorder's writer.
 ///

@@ -16,8 +16,8 @@ pub use self::follow::{DEFAULT_LOOKBACK, Follower};
 pub use self::query::{
     ActivityCount, ActivityPage, ActivityQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Order,
 };
+use crate::box_error::BoxError;
 use crate::event::ActivityEvent;
-use crate::recorder::BoxError;
 
 /// A store the log can be read from.
 ///
