@@ -33,7 +33,7 @@ pub(crate) fn column_arrays(events: &[ActivityEvent]) -> [String; COLUMNS.len()]
                     quoted(array, id.hyphenated().encode_lower(&mut text));
                 }
                 Cell::Time(time) => {
-                    push_time(&mut buffer, time.trunc_subsecs(6));
+                    push_time(&mut buffer, time);
                     quoted(array, &buffer);
                 }
                 Cell::Integer(Some(number)) => {
@@ -60,18 +60,18 @@ fn quoted(array: &mut String, value: &str) {
     array.push('"');
 }
 
-/// Appends `time` as RFC 3339 with microseconds (`2025-01-31T23:59:59.000001Z`),
-/// written out directly for the years 0 to 9999 (chrono's formatter costs
-/// more than the rest of the row).
+/// Appends `time`, cut to microseconds, as RFC 3339
+/// (`2025-01-31T23:59:59.000001Z`), written out directly for the years 0 to
+/// 9999 (chrono's formatter costs more than the rest of the row).
 fn push_time(out: &mut String, time: DateTimeUtc) {
     let time = time.naive_utc();
     let (date, clock) = (time.date(), time.time());
-    let Ok(year) = u32::try_from(date.year()) else {
-        out.push_str(&time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
-        return;
-    };
-    if year > 9_999 {
-        out.push_str(&time.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true));
+    // Years outside 0 to 9999 and leap seconds (a nanosecond past 10^9) are
+    // left to chrono.
+    let year = u32::try_from(date.year()).unwrap_or(u32::MAX);
+    if year > 9_999 || clock.nanosecond() >= 1_000_000_000 {
+        let time = time.and_utc().trunc_subsecs(6);
+        out.push_str(&time.to_rfc3339_opts(SecondsFormat::Micros, true));
         return;
     }
     push_digits(out, year / 100, '\0');
@@ -132,12 +132,14 @@ mod tests {
             "0001-02-03T04:05:06.7Z",
             "9999-12-31T23:59:59.999999Z",
             "2024-02-29T12:00:00.123456789Z",
+            "2016-12-31T23:59:60.5Z",
+            "+10000-01-01T00:00:00Z",
         ] {
             let time: DateTimeUtc = text.parse().unwrap();
-            let time = time.trunc_subsecs(6);
             let mut written = String::new();
             push_time(&mut written, time);
-            assert_eq!(written, time.to_rfc3339_opts(SecondsFormat::Micros, true));
+            let cut = time.trunc_subsecs(6);
+            assert_eq!(written, cut.to_rfc3339_opts(SecondsFormat::Micros, true));
         }
     }
 
