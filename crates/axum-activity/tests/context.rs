@@ -176,39 +176,36 @@ async fn a_route_the_handler_sets_comes_before_the_matched_one() {
     assert_eq!(events[0].resource_id.as_deref(), Some("12"));
 }
 
-#[tokio::test]
-async fn the_axum_layer_reads_connect_info_as_the_peer() {
+/// The one event a handler at `route` logs by hand for `request`, under
+/// `axum_activity::layer()`.
+async fn logged_by_hand(route: &str, request: Request<Body>) -> ActivityEvent {
     let (recorder, sink) = recorder();
     let app = Router::new()
         .route(
-            "/",
+            route,
             get(|| async {
                 let _ = axum_activity::log_activity(ActivityEvent::builder("doc.previewed").build().unwrap());
             }),
         )
         .layer(axum_activity::layer().recorder(recorder.clone()));
+    app.oneshot(request).await.unwrap();
+    recorder.flush().await;
+    sink.events().remove(0)
+}
+
+#[tokio::test]
+async fn the_axum_layer_reads_connect_info_as_the_peer() {
     let mut request = Request::get("/").body(Body::empty()).unwrap();
     request
         .extensions_mut()
         .insert(ConnectInfo("192.0.2.44:1234".parse::<SocketAddr>().unwrap()));
-    app.oneshot(request).await.unwrap();
-    recorder.flush().await;
-    assert_eq!(sink.events()[0].ip.as_deref(), Some("192.0.2.44"));
+    let event = logged_by_hand("/", request).await;
+    assert_eq!(event.ip.as_deref(), Some("192.0.2.44"));
 }
 
 #[tokio::test]
 async fn events_logged_by_hand_carry_the_route_axum_matched() {
-    let (recorder, sink) = recorder();
-    let app = Router::new()
-        .route(
-            "/docs/{id}",
-            get(|| async {
-                let _ = axum_activity::log_activity(ActivityEvent::builder("doc.previewed").build().unwrap());
-            }),
-        )
-        .layer(axum_activity::layer().recorder(recorder.clone()));
     let request = Request::get("/docs/d1").body(Body::empty()).unwrap();
-    app.oneshot(request).await.unwrap();
-    recorder.flush().await;
-    assert_eq!(sink.events()[0].route.as_deref(), Some("/docs/{id}"));
+    let event = logged_by_hand("/docs/{id}", request).await;
+    assert_eq!(event.route.as_deref(), Some("/docs/{id}"));
 }
