@@ -11,16 +11,26 @@ use crate::entity::{NUL_REPLACEMENT, details_text};
 /// [`COLUMNS`] order (`{"a",NULL,"b"}`), with the values [`cell_value`](crate::entity::cell_value)
 /// gives: every element quoted and escaped, so no value can end its element
 /// or its array, and a missing one is `NULL`.
-pub(crate) fn column_arrays(events: &[ActivityEvent]) -> [String; COLUMNS.len()] {
+///
+/// Events are taken until the arrays hold more than `max_bytes` (at least
+/// one is taken); returns the arrays and how many events they hold.
+pub(crate) fn column_arrays(events: &[ActivityEvent], max_bytes: usize) -> ([String; COLUMNS.len()], usize) {
     // Room for a typical element of each event, so the arrays grow rarely.
     let mut arrays: [String; COLUMNS.len()] = std::array::from_fn(|_| {
-        let mut array = String::with_capacity(2 + events.len() * 40);
+        let mut array = String::with_capacity(2 + events.len().min(1_000) * 40);
         array.push('{');
         array
     });
     let mut buffer = String::new();
+    let mut bytes = 0;
+    let mut taken = 0;
     for event in events {
+        if taken > 0 && bytes > max_bytes {
+            break;
+        }
+        taken += 1;
         for (array, cell) in arrays.iter_mut().zip(event.cells()) {
+            let before = array.len();
             if array.len() > 1 {
                 array.push(',');
             }
@@ -44,12 +54,13 @@ pub(crate) fn column_arrays(events: &[ActivityEvent]) -> [String; COLUMNS.len()]
                 Cell::Json(Some(details)) => element(array, &details_text(details)),
                 Cell::Text(None) | Cell::Integer(None) | Cell::Json(None) => array.push_str("NULL"),
             }
+            bytes += array.len() - before;
         }
     }
     for array in &mut arrays {
         array.push('}');
     }
-    arrays
+    (arrays, taken)
 }
 
 /// Appends `value`, which holds no character that needs escaping, as a
@@ -149,5 +160,24 @@ mod tests {
         element(&mut array, "plain");
         element(&mut array, "a \"quote\" and a \\ backslash\0");
         assert_eq!(array, "\"plain\"\"a \\\"quote\\\" and a \\\\ backslash\u{FFFD}\"");
+    }
+
+    #[test]
+    fn arrays_stop_taking_events_past_the_byte_limit() {
+        let events: Vec<ActivityEvent> = (0..10)
+            .map(|n| {
+                ActivityEvent::builder(tower_activity::Action::Create)
+                    .resource("note", "x".repeat(100) + &n.to_string())
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let (_, all) = column_arrays(&events, usize::MAX);
+        assert_eq!(all, 10);
+        let (arrays, some) = column_arrays(&events, 250);
+        assert!((2..10).contains(&some), "{some}");
+        assert_eq!(arrays[0].matches(',').count() + 1, some);
+        let (_, one) = column_arrays(&events, 0);
+        assert_eq!(one, 1, "at least one event is taken");
     }
 }

@@ -16,14 +16,10 @@ const CONCURRENT_WRITES: usize = 4;
 /// smallest default packet limit (16 MiB on MariaDB).
 const MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
 
-/// The most rows one statement may carry on `backend`: bound by the
-/// parameters it may bind, except on PostgreSQL, where a statement binds one
-/// array per column.
+/// The most rows one MySQL or SQLite statement may carry: bound by the
+/// parameters it may bind.
 fn max_rows(backend: DbBackend) -> usize {
-    match backend {
-        DbBackend::Postgres => usize::MAX,
-        _ => max_parameters(backend) / COLUMNS.len(),
-    }
+    max_parameters(backend) / COLUMNS.len()
 }
 
 /// The most parameters one statement may bind on `backend`.
@@ -60,36 +56,48 @@ fn estimated_bytes(event: &ActivityEvent) -> usize {
 /// several times the work of the insert itself.
 pub(crate) async fn insert_events<C: ConnectionTrait>(db: &C, events: &[ActivityEvent]) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
-    let max_rows = max_rows(backend);
     let mut rest = events;
     while !rest.is_empty() {
-        let mut rows = 0;
-        let mut bytes = 0;
-        while rows < rest.len() && rows < max_rows {
-            bytes += estimated_bytes(&rest[rows]);
-            if rows > 0 && bytes > MAX_STATEMENT_BYTES {
-                break;
-            }
-            rows += 1;
-        }
-        let (chunk, tail) = rest.split_at(rows);
-        let statement = match backend {
+        let (statement, rows) = match backend {
             DbBackend::Postgres => {
-                let arrays = column_arrays(chunk).map(sea_orm::Value::from);
-                Statement::from_sql_and_values(backend, unnest_sql(), arrays)
+                // The arrays measure themselves as they grow: no estimate.
+                let (arrays, rows) = column_arrays(rest, MAX_STATEMENT_BYTES);
+                let arrays = arrays.map(sea_orm::Value::from);
+                (
+                    Statement::from_sql_and_values(backend, unnest_sql(), arrays),
+                    rows,
+                )
             }
             _ => {
-                let mut values = Vec::with_capacity(chunk.len() * COLUMNS.len());
-                for event in chunk {
+                let rows = rows_within_limits(rest, backend);
+                let mut values = Vec::with_capacity(rows * COLUMNS.len());
+                for event in &rest[..rows] {
                     values.extend(event.cells().map(|cell| cell_value(cell, backend)));
                 }
-                Statement::from_sql_and_values(backend, insert_sql(backend, chunk.len()), values)
+                let sql = insert_sql(backend, rows);
+                (Statement::from_sql_and_values(backend, sql, values), rows)
             }
         };
         db.execute_raw(statement).await?;
-        rest = tail;
+        rest = &rest[rows..];
     }
     Ok(())
+}
+
+/// How many of `events`, at least one, one MySQL or SQLite statement takes:
+/// within the backend's parameter limit and [`MAX_STATEMENT_BYTES`].
+fn rows_within_limits(events: &[ActivityEvent], backend: DbBackend) -> usize {
+    let max_rows = max_rows(backend);
+    let mut rows = 0;
+    let mut bytes = 0;
+    while rows < events.len() && rows < max_rows {
+        bytes += estimated_bytes(&events[rows]);
+        if rows > 0 && bytes > MAX_STATEMENT_BYTES {
+            break;
+        }
+        rows += 1;
+    }
+    rows
 }
 
 /// `INSERT INTO "activity_log" (...) SELECT * FROM UNNEST($1::uuid[], ...)`,
