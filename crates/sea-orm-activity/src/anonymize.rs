@@ -1,16 +1,15 @@
 //! GDPR: anonymizing a data subject while keeping what happened auditable.
 
-use percent_encoding::{AsciiSet, CONTROLS, NON_ALPHANUMERIC, utf8_percent_encode};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter,
     QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait, TryIntoModel,
 };
-use serde_json::{Map, Value};
-use tower_activity::{Action, ActivityEvent, MAX_ID_CHARS, MAX_ROUTE_CHARS, Scrubber, prepare_event};
+use tower_activity::{Action, ActivityEvent, prepare_event};
 
+use crate::anonymize_policy::AnonymizePolicy;
+use crate::anonymize_words::{Words, replace_words};
 use crate::entity::{ActiveModel, Column, Entity, Model};
-use crate::filter::like_literal;
 use crate::sink::insert_events;
 use crate::store::SeaOrmStore;
 
@@ -23,7 +22,7 @@ pub const ANONYMIZED_ACTION: &str = "activity.anonymized";
 pub const ANONYMIZED: &str = "[ANONYMIZED]";
 
 /// The detail keys removed by default from the entries by and about the
-/// subject; matched as [`Scrubber`] matches secret keys (`email` also matches
+/// subject; matched as [`Scrubber`](tower_activity::Scrubber) matches secret keys (`email` also matches
 /// `userEmail` and `email_address`).
 pub const DEFAULT_PERSONAL_KEYS: &[&str] = &[
     "email",
@@ -56,230 +55,17 @@ pub enum AnonymizeError {
     Database(#[from] DbErr),
 }
 
-/// What anonymizing a data subject removes; see [`SeaOrmStore::anonymize`].
-///
-/// ```
-/// use sea_orm_activity::AnonymizePolicy;
-///
-/// let policy = AnonymizePolicy::new()
-///     .remove_key("iban")
-///     .subject_resource_type("customer");
-/// # let _ = policy;
-/// ```
-#[derive(Clone, Debug)]
-pub struct AnonymizePolicy {
-    keys: Scrubber,
-    subject_resource_types: Vec<String>,
-    search_all_details: bool,
-}
-
-impl Default for AnonymizePolicy {
-    fn default() -> Self {
-        AnonymizePolicy::new()
-    }
-}
-
-impl AnonymizePolicy {
-    /// The default policy: [`DEFAULT_PERSONAL_KEYS`] removed from the entries
-    /// by and about the subject, `user` as the resource type naming data
-    /// subjects, and every entry searched for the subject's id and labels.
-    pub fn new() -> Self {
-        AnonymizePolicy {
-            keys: Scrubber::new()
-                .redact_only(DEFAULT_PERSONAL_KEYS)
-                .detect_card_numbers(false),
-            subject_resource_types: vec!["user".to_owned()],
-            search_all_details: true,
-        }
-    }
-
-    /// Also removes detail keys matching `pattern` from the entries by and
-    /// about the subject.
-    pub fn remove_key(mut self, pattern: &str) -> Self {
-        self.keys = self.keys.redact_key(pattern);
-        self
-    }
-
-    /// Removes exactly the detail keys matching `patterns`, replacing the
-    /// defaults.
-    pub fn remove_only<I>(mut self, patterns: I) -> Self
-    where
-        I: IntoIterator,
-        I::Item: AsRef<str>,
-    {
-        self.keys = self.keys.redact_only(patterns);
-        self
-    }
-
-    /// Also treats `resource_type` as naming data subjects: an entry on the
-    /// resource `resource_type` / subject id is about the subject.
-    pub fn subject_resource_type(mut self, resource_type: impl Into<String>) -> Self {
-        self.subject_resource_types.push(resource_type.into());
-        self
-    }
-
-    /// Whether every entry, not only those by and about the subject, is
-    /// searched for the subject's id and labels, in its details, resource id
-    /// and route (on by default). The search reads the whole table once, in
-    /// chunks.
-    pub fn search_all_details(mut self, on: bool) -> Self {
-        self.search_all_details = on;
-        self
-    }
-
-    /// Whether `row` is on the subject `subject` as a resource.
-    fn is_about(&self, row: &Model, subject: &str) -> bool {
-        row.resource_id.as_deref() == Some(subject)
-            && row
-                .resource_type
-                .as_ref()
-                .is_some_and(|kind| self.subject_resource_types.contains(kind))
-    }
-
-    /// Anonymizes `row` in place for `subject`; returns whether it changed.
-    fn apply(&self, row: &mut Model, subject: &Subject) -> bool {
-        let before = row.clone();
-        let own = row.actor_id.as_deref() == Some(subject.id.as_str());
-        let about = self.is_about(row, &subject.id);
-        let words = if own || about {
-            &subject.traces
-        } else {
-            &subject.names
-        };
-        if own {
-            row.actor_id = None;
-            row.actor_label = None;
-            row.ip = None;
-            row.user_agent = None;
-        }
-        if about {
-            row.resource_id = None;
-        }
-        if let Some(details) = &mut row.details {
-            if own || about {
-                self.remove_keys(details);
-            }
-            replace_values(details, &words.text);
-        }
-        replace_in_column(&mut row.resource_id, &words.text, MAX_ID_CHARS);
-        replace_in_column(&mut row.route, &words.route, MAX_ROUTE_CHARS);
-        *row != before
-    }
-
-    /// Removes the listed keys at any depth.
-    fn remove_keys(&self, details: &mut Value) {
-        let mut stack = vec![details];
-        while let Some(value) = stack.pop() {
-            match value {
-                Value::Object(map) => {
-                    map.retain(|key, _| !self.keys.is_secret_key(key));
-                    stack.extend(map.values_mut());
-                }
-                Value::Array(items) => stack.extend(items.iter_mut()),
-                _ => {}
-            }
-        }
-    }
-
-    /// The entries to rewrite besides the subject's own: those about the
-    /// subject, and unless the search is off, those that may name them;
-    /// `None` when there are none.
-    fn others(&self, subject: &Subject, backend: DbBackend) -> Option<Condition> {
-        if self.subject_resource_types.is_empty() && !self.search_all_details {
-            return None;
-        }
-        let mut candidates = Condition::any();
-        if !self.subject_resource_types.is_empty() {
-            candidates = candidates.add(
-                Condition::all()
-                    .add(Column::ResourceType.is_in(self.subject_resource_types.iter().map(String::as_str)))
-                    .add(Column::ResourceId.eq(subject.id.as_str())),
-            );
-        }
-        if self.search_all_details {
-            // A coarse search, which may find more than whole words (and, on
-            // SQLite and MySQL, ignores case): `apply` decides.
-            for name in &subject.names.text {
-                let json = Value::from(name.as_str()).to_string();
-                candidates = candidates
-                    .add(details_text(backend).like(like_literal("%", &json[1..json.len() - 1], "%")))
-                    .add(Column::ResourceId.like(like_literal("%", name, "%")));
-            }
-            for name in &subject.names.route {
-                candidates = candidates.add(Column::Route.like(like_literal("%", name, "%")));
-            }
-        }
-        let not_own = Condition::any()
-            .add(Column::ActorId.is_null())
-            .add(Column::ActorId.ne(subject.id.as_str()));
-        Some(Condition::all().add(not_own).add(candidates))
-    }
-}
-
 /// What identifies a data subject in text.
 #[derive(Debug)]
-struct Subject {
+pub(crate) struct Subject {
     /// The subject's actor id.
-    id: String,
+    pub(crate) id: String,
     /// Searched in every entry covered: the id and the labels the subject
     /// acted under.
-    names: Words,
+    pub(crate) names: Words,
     /// Searched in the entries by and about the subject: the names, and the
     /// IP addresses and user agents the subject acted from.
-    traces: Words,
-}
-
-/// Texts to replace, longest first, so that a text holding another (`Ada
-/// Lovelace` and `Ada`) is replaced whole.
-#[derive(Debug, Default)]
-struct Words {
-    /// As they are: in details and resource ids.
-    text: Vec<String>,
-    /// As they are and percent-encoded: in routes, which may be raw paths.
-    route: Vec<String>,
-}
-
-/// What a client may leave unencoded in a path segment: everything but
-/// controls, space and the characters that end or split a segment.
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}');
-
-/// What a client may encode: everything but the unreserved characters.
-const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-impl Words {
-    fn new(texts: Vec<String>) -> Words {
-        let mut route = texts.clone();
-        for text in &texts {
-            for set in [PATH_SEGMENT, NOT_UNRESERVED] {
-                route.push(utf8_percent_encode(text, set).to_string());
-            }
-        }
-        Words {
-            text: longest_first(texts),
-            route: longest_first(route),
-        }
-    }
-}
-
-fn longest_first(mut texts: Vec<String>) -> Vec<String> {
-    texts.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    texts.dedup();
-    texts
+    pub(crate) traces: Words,
 }
 
 impl Subject {
@@ -322,80 +108,8 @@ async fn distinct<C: ConnectionTrait>(db: &C, id: &str, column: Column) -> Resul
         .await
 }
 
-/// Replaces every occurrence of each of `values`, as a whole word, in the
-/// strings and keys of `details` by [`ANONYMIZED`].
-fn replace_values(details: &mut Value, values: &[String]) {
-    let mut stack = vec![details];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::String(text) => {
-                if let Some(replaced) = replace_words(text, values) {
-                    *text = replaced;
-                }
-            }
-            Value::Array(items) => stack.extend(items.iter_mut()),
-            Value::Object(map) => {
-                if map.keys().any(|key| replace_words(key, values).is_some()) {
-                    let mut renamed = Map::new();
-                    for (key, value) in std::mem::take(map) {
-                        renamed.insert(replace_words(&key, values).unwrap_or(key), value);
-                    }
-                    *map = renamed;
-                }
-                stack.extend(map.values_mut());
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Replaces each of `values`, as a whole word, in `column`, which then keeps
-/// at most `max_chars` characters (the column's size).
-fn replace_in_column(column: &mut Option<String>, values: &[String], max_chars: usize) {
-    if let Some(text) = column
-        && let Some(mut replaced) = replace_words(text, values)
-    {
-        if let Some((at, _)) = replaced.char_indices().nth(max_chars) {
-            replaced.truncate(at);
-        }
-        *text = replaced;
-    }
-}
-
-/// `text` with every whole-word occurrence of each of `values` replaced, or
-/// `None` when there is none. A word boundary is the text's start or end or a
-/// character that is neither alphanumeric nor `_`, so `u_42` is found in
-/// `"merged u_42"` but not in `"u_420"`.
-fn replace_words(text: &str, values: &[String]) -> Option<String> {
-    let is_word = |c: char| c.is_alphanumeric() || c == '_';
-    let mut current: Option<String> = None;
-    for value in values.iter().filter(|value| !value.is_empty()) {
-        let source = current.as_deref().unwrap_or(text);
-        let mut out = String::new();
-        let (mut copied, mut from) = (0, 0);
-        while let Some(offset) = source[from..].find(value.as_str()) {
-            let at = from + offset;
-            let end = at + value.len();
-            let before = source[..at].chars().next_back();
-            let after = source[end..].chars().next();
-            if before.is_some_and(is_word) || after.is_some_and(is_word) {
-                from = at + source[at..].chars().next().map_or(1, char::len_utf8);
-                continue;
-            }
-            out.push_str(&source[copied..at]);
-            out.push_str(ANONYMIZED);
-            (copied, from) = (end, end);
-        }
-        if copied > 0 {
-            out.push_str(&source[copied..]);
-            current = Some(out);
-        }
-    }
-    current
-}
-
 /// The details as text, for a `LIKE` search.
-fn details_text(backend: DbBackend) -> Expr {
+pub(crate) fn details_text(backend: DbBackend) -> Expr {
     Expr::cust(match backend {
         DbBackend::Postgres => "CAST(details AS text)",
         DbBackend::MySql => "CAST(details AS CHAR)",
@@ -610,13 +324,8 @@ async fn record<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-    use std::error::Error as _;
 
-    fn words(text: &str, values: &[&str]) -> Option<String> {
-        let values: Vec<String> = values.iter().map(|value| value.to_string()).collect();
-        replace_words(text, &values)
-    }
+    use std::error::Error as _;
 
     #[test]
     fn the_recording_action_is_valid() {
@@ -632,76 +341,5 @@ mod tests {
         assert!(!error.to_string().contains("disk full"), "{error}");
         let source = error.source().expect("the database error is the source");
         assert!(source.to_string().contains("disk full"), "{source}");
-    }
-
-    #[test]
-    fn only_whole_word_occurrences_are_replaced() {
-        assert_eq!(words("u_42", &["u_42"]).as_deref(), Some(ANONYMIZED));
-        assert_eq!(
-            words("merged u_42 into u_7 (u_42)", &["u_42"]).as_deref(),
-            Some("merged [ANONYMIZED] into u_7 ([ANONYMIZED])")
-        );
-        assert_eq!(words("u_420 xu_42", &["u_42"]), None);
-        assert_eq!(
-            words("u_420 u_42", &["u_42"]).as_deref(),
-            Some("u_420 [ANONYMIZED]")
-        );
-        assert_eq!(words("aaa", &["aa"]), None);
-        assert_eq!(
-            words("from 10.0.0.1 by u_42", &["u_42", "10.0.0.1"]).as_deref(),
-            Some("from [ANONYMIZED] by [ANONYMIZED]")
-        );
-        assert_eq!(words("anything", &[""]), None);
-    }
-
-    #[test]
-    fn keys_and_nested_values_are_replaced() {
-        let mut details = json!({"u_42": {"members": ["u_1", "u_42"]}, "note": "u_42"});
-        replace_values(&mut details, &["u_42".to_owned()]);
-        assert_eq!(
-            details,
-            json!({ANONYMIZED: {"members": ["u_1", ANONYMIZED]}, "note": ANONYMIZED})
-        );
-    }
-
-    #[test]
-    fn listed_keys_are_removed_at_any_depth() {
-        let policy = AnonymizePolicy::new().remove_key("iban");
-        let mut details =
-            json!({"profile": {"userEmail": "a@b", "IBAN": "DE00", "plan": "pro"}, "phone": "1"});
-        policy.remove_keys(&mut details);
-        assert_eq!(details, json!({"profile": {"plan": "pro"}}));
-    }
-
-    #[test]
-    fn a_longer_name_is_replaced_before_a_name_it_holds() {
-        let names = Words::new(vec!["Ada".to_owned(), "Ada Lovelace".to_owned()]);
-        assert_eq!(
-            replace_words("Ada Lovelace and Ada", &names.text).as_deref(),
-            Some("[ANONYMIZED] and [ANONYMIZED]")
-        );
-    }
-
-    #[test]
-    fn routes_are_searched_for_percent_encoded_names() {
-        let names = Words::new(vec!["Zoë Ada".to_owned(), "ada+1@example.com".to_owned()]);
-        for (route, expected) in [
-            ("/users/Zo%C3%AB%20Ada/edit", "/users/[ANONYMIZED]/edit"),
-            ("/users/ada+1@example.com", "/users/[ANONYMIZED]"),
-            ("/users/ada%2B1%40example.com", "/users/[ANONYMIZED]"),
-        ] {
-            let mut column = Some(route.to_owned());
-            replace_in_column(&mut column, &names.route, MAX_ROUTE_CHARS);
-            assert_eq!(column.as_deref(), Some(expected), "{route}");
-        }
-    }
-
-    #[test]
-    fn a_replaced_column_is_cut_to_its_size() {
-        let mut column = Some(format!("{} u_42", "é".repeat(243)));
-        replace_in_column(&mut column, &["u_42".to_owned()], MAX_ID_CHARS);
-        let cut = column.unwrap();
-        assert_eq!(cut.chars().count(), MAX_ID_CHARS);
-        assert!(cut.ends_with(" [ANONYMIZED"), "{cut}");
     }
 }

@@ -74,6 +74,8 @@
 extern crate self as sea_orm_activity;
 
 mod anonymize;
+mod anonymize_policy;
+mod anonymize_words;
 pub mod entity;
 mod export;
 mod filter;
@@ -90,9 +92,8 @@ mod store;
 mod support;
 mod transactional;
 
-pub use crate::anonymize::{
-    ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, AnonymizePolicy, DEFAULT_PERSONAL_KEYS,
-};
+pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
+pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
 pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
 pub use crate::retention::{
