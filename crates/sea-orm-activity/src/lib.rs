@@ -73,6 +73,7 @@
 #[cfg(test)]
 extern crate self as sea_orm_activity;
 
+mod action_pattern;
 mod anonymize;
 mod anonymize_policy;
 mod anonymize_words;
@@ -92,14 +93,12 @@ mod store;
 mod support;
 mod transactional;
 
+pub use crate::action_pattern::{ActionPattern, InvalidActionPattern};
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
 pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
-pub use crate::retention::{
-    ActionPattern, DEFAULT_RULE, InvalidActionPattern, PRUNED_ACTION, RetentionError, RetentionPolicy,
-    RetentionReport,
-};
+pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;

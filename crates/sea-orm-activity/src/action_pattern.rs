@@ -1,0 +1,88 @@
+//! Which actions a retention override covers: [`ActionPattern`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use tower_activity::{Action, MAX_ACTION_LEN};
+
+/// The actions a retention override covers: an action name
+/// (`auth.login.failed`, `read`), a namespace (`auth`), or a namespace
+/// followed by `.*` (`auth.*`, the same as `auth`). Made by parsing.
+///
+/// Names follow the rules of [`Action`]: dot-separated segments of lowercase
+/// ASCII letters, digits and `_`, each starting with a letter, at most
+/// [`MAX_ACTION_LEN`] bytes.
+///
+/// ```
+/// use sea_orm_activity::ActionPattern;
+///
+/// let auth: ActionPattern = "auth.*".parse().unwrap();
+/// assert_eq!(auth.as_str(), "auth");
+/// assert!(auth.covers("auth.login.failed"));
+/// assert!(!auth.covers("authz.checked"));
+/// for mistyped in ["Auth", "auth*", "auth.", "*", "auth login"] {
+///     assert!(mistyped.parse::<ActionPattern>().is_err(), "{mistyped}");
+/// }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActionPattern(String);
+
+impl ActionPattern {
+    /// The action or namespace covered, without a trailing `.*`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the action named `action` is covered: it is the pattern's
+    /// action, or lies under its namespace.
+    pub fn covers(&self, action: &str) -> bool {
+        covers(&self.0, action)
+    }
+}
+
+impl fmt::Display for ActionPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Text that is not an [`ActionPattern`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid action pattern {pattern:?}: expected an action name (auth.login.failed), a namespace (auth) \
+     or a namespace followed by .* (auth.*), in dot-separated segments of lowercase letters, digits and '_', \
+     each starting with a letter, at most {max} bytes",
+    max = MAX_ACTION_LEN
+)]
+pub struct InvalidActionPattern {
+    pattern: String,
+}
+
+impl FromStr for ActionPattern {
+    type Err = InvalidActionPattern;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let name = text.strip_suffix(".*").unwrap_or(text);
+        // A namespace such as `auth` is no action by itself: it is checked as
+        // the name of an action under it.
+        let checked = if name.contains('.') {
+            name.to_owned()
+        } else {
+            format!("{name}.x")
+        };
+        match Action::custom(checked) {
+            Ok(_) => Ok(ActionPattern(name.to_owned())),
+            Err(_) => Err(InvalidActionPattern {
+                pattern: text.chars().take(MAX_ACTION_LEN + 16).collect(),
+            }),
+        }
+    }
+}
+
+/// Whether `rule` covers the action `action`: it is the action or a namespace
+/// of it.
+pub(crate) fn covers(rule: &str, action: &str) -> bool {
+    action
+        .strip_prefix(rule)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
