@@ -9,6 +9,13 @@
 //! - [`Recorder`] batches queued events into an [`ActivitySink`] in the
 //!   background, retries failures, counts and reports drops, and flushes on
 //!   shutdown. [`ActivityStore`] is the read side that stores implement.
+//! - [`COLUMNS`], [`ActivityEvent::cells`] and [`ActivityEvent::read_columns`]
+//!   declare the event's stored columns once, for every store and export.
+//!
+//! The source follows the same parts: `event/` (the event, its builder, its
+//! columns, the policy and scrubbing), `context/` (the layer, the context,
+//! client IP, request id, panics), `recorder/` (the queue, the writer, the
+//! sinks), `store/` (filters, pages, cursors, following), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -33,10 +40,12 @@
 //!
 //! ## Features
 //!
-//! - `axum`: read the client address from axum's `ConnectInfo<SocketAddr>`
-//!   and the route template from its `MatchedPath`.
 //! - `tower-http`: accept the request id of tower-http's `SetRequestIdLayer`.
 //! - `csv`: [`export::CsvWriter`], CSV export safe to open in a spreadsheet.
+//!
+//! Behind axum, add `axum_activity::layer()`: this crate's layer, told where
+//! axum keeps the client address and the matched route (see
+//! [`ActivityLayer::peer_addr_with`] and [`ActivityLayer::route_with`]).
 //!
 //! [tower]: https://docs.rs/tower
 
