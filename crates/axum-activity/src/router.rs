@@ -85,6 +85,7 @@ mod access;
 mod admission;
 mod api_error;
 mod export;
+mod param_value;
 mod query_params;
 mod sse;
 
