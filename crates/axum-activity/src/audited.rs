@@ -8,7 +8,6 @@ use axum::extract::{MatchedPath, Request};
 use axum::handler::Handler;
 use tower_activity::Action;
 
-use crate::audited_event::CURRENT_SLOT;
 use crate::future::AuditedFuture;
 use crate::pending_event::PendingEvent;
 use crate::resource_id::{IdSource, JsonLocation};
@@ -223,9 +222,8 @@ where
         let pending = PendingEvent::capture(self.config, &mut parts);
         let request = Request::from_parts(parts, body);
         let handler = self.handler;
-        let slot = pending.slot().clone();
-        let call = move || CURRENT_SLOT.sync_scope(slot, || handler.call(request, state));
-        match catch_unwind(AssertUnwindSafe(call)) {
+        // Extractors run in the handler's future, where its slot is current.
+        match catch_unwind(AssertUnwindSafe(move || handler.call(request, state))) {
             Ok(future) => AuditedFuture::handling(future, pending),
             Err(payload) => AuditedFuture::panicked(payload, pending),
         }

@@ -1,6 +1,7 @@
 //! The extractor through which a wrapped handler shapes the one event its
 //! wrapper writes.
 
+use std::cell::OnceCell;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -75,7 +76,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditedEvent {
     type Rejection = ActivityRejection;
 
     async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        match CURRENT_SLOT.try_with(EventSlot::clone) {
+        match CURRENT_SLOT.try_with(|cell| cell.get_or_init(EventSlot::default).clone()) {
             Ok(slot) => Ok(AuditedEvent { slot }),
             Err(_) => Err(ActivityRejection::NotAudited),
         }
@@ -84,9 +85,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditedEvent {
 
 tokio::task_local! {
     /// The slot of the wrapped handler running on this task: the wrapper's
-    /// future makes it current while it polls the handler.
-    pub(crate) static CURRENT_SLOT: EventSlot;
+    /// future makes a cell current while it polls the handler, and the
+    /// extractor fills it on first use, so a handler that never asks for it
+    /// costs no allocation.
+    pub(crate) static CURRENT_SLOT: SlotCell;
 }
+
+/// Where the handler's slot is made, when it is asked for.
+pub(crate) type SlotCell = OnceCell<EventSlot>;
 
 /// What the handler set, shared between the extractor and the wrapper's
 /// future.
@@ -102,9 +108,11 @@ pub(crate) struct Enrichment {
 }
 
 impl EventSlot {
-    /// Takes what the handler set, leaving the slot empty.
-    pub(crate) fn take(&self) -> Enrichment {
-        std::mem::take(&mut *self.lock())
+    /// Takes what the handler set through the slot made in `cell`, if any.
+    pub(crate) fn take_from(cell: Option<SlotCell>) -> Enrichment {
+        cell.and_then(OnceCell::into_inner)
+            .map(|slot| std::mem::take(&mut *slot.lock()))
+            .unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, Enrichment> {

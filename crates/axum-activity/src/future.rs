@@ -2,7 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
-use std::future::{Future, ready};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -11,13 +11,12 @@ use axum::body::{Body, Bytes};
 use axum::http::response::Parts;
 use axum::response::Response;
 use futures_util::stream;
-use http_body_util::combinators::Collect;
-use http_body_util::{BodyExt, Full};
 use pin_project_lite::pin_project;
 use tokio::task::futures::TaskLocalFuture;
 
-use crate::audited_event::{CURRENT_SLOT, EventSlot};
+use crate::audited_event::{CURRENT_SLOT, SlotCell};
 use crate::pending_event::PendingEvent;
+use crate::response_body::ResponseBody;
 
 pin_project! {
     /// Runs the wrapped handler, reads the response body when the resource id
@@ -39,8 +38,8 @@ pin_project! {
             match this.state.project() {
                 // The handler was still running: whether its change happened
                 // is unknown.
-                StateProj::Handling { .. } => {
-                    pending.handler_finished();
+                StateProj::Handling { future } => {
+                    pending.handler_finished(future.take_value());
                     pending.record_cancelled();
                 }
                 // The handler answered; only the id in its body is missing.
@@ -52,7 +51,7 @@ pin_project! {
                 // `call` panicked and the future was never polled.
                 StateProj::Panicked { payload } => {
                     if let Some(payload) = payload.take() {
-                        pending.handler_finished();
+                        pending.handler_finished(None);
                         pending.record_panic(payload.as_ref());
                     }
                 }
@@ -65,8 +64,8 @@ pin_project! {
 pin_project! {
     #[project = StateProj]
     enum State<F> {
-        Handling { #[pin] future: TaskLocalFuture<EventSlot, F> },
-        ReadingBody { #[pin] body: Collect<Body>, head: Option<Parts> },
+        Handling { #[pin] future: TaskLocalFuture<SlotCell, F> },
+        ReadingBody { body: ResponseBody, head: Option<Parts> },
         Panicked { payload: Option<Box<dyn Any + Send>> },
         Done,
     }
@@ -76,7 +75,7 @@ impl<F: Future> AuditedFuture<F> {
     pub(crate) fn handling(future: F, pending: PendingEvent) -> Self {
         AuditedFuture {
             state: State::Handling {
-                future: CURRENT_SLOT.scope(pending.slot().clone(), future),
+                future: CURRENT_SLOT.scope(SlotCell::new(), future),
             },
             pending,
         }
@@ -116,24 +115,27 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Handling { future } => {
+                StateProj::Handling { mut future } => {
                     this.pending.publish_route();
-                    let polled = catch_unwind(AssertUnwindSafe(|| future.poll(cx)));
+                    let polled = catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx)));
                     let response = match polled {
                         Ok(Poll::Pending) => return Poll::Pending,
-                        Ok(Poll::Ready(response)) => response,
+                        Ok(Poll::Ready(response)) => {
+                            this.pending.handler_finished(future.take_value());
+                            response
+                        }
                         Err(payload) => {
+                            this.pending.handler_finished(future.take_value());
                             this.state.set(State::Panicked {
                                 payload: Some(payload),
                             });
                             continue;
                         }
                     };
-                    this.pending.handler_finished();
                     if this.pending.wants_body(&response) {
                         let (head, body) = response.into_parts();
                         this.state.set(State::ReadingBody {
-                            body: body.collect(),
+                            body: ResponseBody::new(body),
                             head: Some(head),
                         });
                         continue;
@@ -145,27 +147,20 @@ where
                     return Poll::Ready(response);
                 }
                 StateProj::ReadingBody { body, head } => {
-                    let collected = match body.poll(cx) {
+                    let read = match body.poll_read(cx) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(collected) => collected,
+                        Poll::Ready(read) => read,
                     };
                     let head = head
                         .take()
                         .expect("the response head is kept until its body is read");
+                    let body = std::mem::replace(body, ResponseBody::new(Body::empty()));
                     this.state.set(State::Done);
                     let status = head.status;
-                    let (body, id) = match collected {
-                        Ok(collected) => {
-                            let trailers = collected.trailers().cloned();
-                            let bytes = collected.to_bytes();
-                            let id = this.pending.id_from_body(&bytes);
-                            let body = match trailers {
-                                None => Body::from(bytes),
-                                Some(trailers) => {
-                                    Body::new(Full::new(bytes).with_trailers(ready(Some(Ok(trailers)))))
-                                }
-                            };
-                            (body, id)
+                    let (body, id) = match read {
+                        Ok(()) => {
+                            let id = this.pending.id_from_body(body.bytes());
+                            (body.into_body(), id)
                         }
                         // The body failed while being read: the client gets the
                         // failure (an aborted transfer), as it would have without
@@ -178,7 +173,8 @@ where
                 StateProj::Panicked { payload } => {
                     let payload = payload.take().expect("a panic is resumed once");
                     this.state.set(State::Done);
-                    this.pending.handler_finished();
+                    // A panic in `call` itself: the handler had no slot.
+                    this.pending.handler_finished(None);
                     this.pending.record_panic(payload.as_ref());
                     resume_unwind(payload);
                 }

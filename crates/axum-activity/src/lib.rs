@@ -84,6 +84,7 @@ mod layer;
 mod pending_event;
 mod rejection;
 mod resource_id;
+mod response_body;
 #[cfg(feature = "router")]
 pub mod router;
 

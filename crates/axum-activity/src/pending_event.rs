@@ -18,14 +18,15 @@ use tower_activity::{
 };
 
 use crate::audited::AuditConfig;
-use crate::audited_event::{Enrichment, EventSlot};
+use crate::audited_event::{Enrichment, EventSlot, SlotCell};
 use crate::layer::connect_info_peer;
 use crate::resource_id::{IdSource, is_json};
 
 /// What the wrapper keeps from the request until it writes the event.
 pub(crate) struct PendingEvent {
     config: Arc<AuditConfig>,
-    slot: EventSlot,
+    /// The request's context, when the layer made one.
+    context: Option<ActivityContext>,
     enrichment: Option<Enrichment>,
     method: Method,
     /// The route matched, else the request path.
@@ -42,7 +43,8 @@ impl PendingEvent {
     /// Takes what the event needs from the request head.
     pub(crate) fn capture(config: Arc<AuditConfig>, parts: &mut Parts) -> Self {
         // Under the layer, the context knows the user agent and the client.
-        let without_layer = ActivityContext::current().is_none();
+        let context = ActivityContext::current();
+        let without_layer = context.is_none();
         let path_id = match &config.id {
             IdSource::PathParam(name) => path_param(parts, name),
             IdSource::Json(_) | IdSource::Handler => None,
@@ -54,7 +56,7 @@ impl PendingEvent {
         };
         PendingEvent {
             config,
-            slot: EventSlot::default(),
+            context,
             enrichment: None,
             method: parts.method.clone(),
             matched: matched.is_some(),
@@ -73,32 +75,23 @@ impl PendingEvent {
     /// Sets the matched route on the request's context, once, so events the
     /// handler logs by hand carry the route too.
     pub(crate) fn publish_route(&mut self) {
-        if !self.route_published
-            && let Some(context) = ActivityContext::current()
-        {
-            self.publish_route_to(&context);
-        }
-    }
-
-    fn publish_route_to(&mut self, context: &ActivityContext) {
         if !self.route_published {
             self.route_published = true;
-            if self.matched {
+            if self.matched
+                && let Some(context) = &self.context
+            {
                 context.tell_route(self.route.clone());
             }
         }
     }
 
-    /// The slot the [`AuditedEvent`](crate::AuditedEvent) extractor finds
-    /// while the handler runs.
-    pub(crate) fn slot(&self) -> &EventSlot {
-        &self.slot
-    }
-
-    /// Takes what the handler set through `AuditedEvent`; called once the
-    /// handler has returned or panicked.
-    pub(crate) fn handler_finished(&mut self) {
-        self.enrichment = Some(self.slot.take());
+    /// Takes what the handler set through `AuditedEvent` in the slot `cell`
+    /// (the one its future made current); called once the handler has
+    /// returned, panicked or been dropped. Only the first call counts.
+    pub(crate) fn handler_finished(&mut self, cell: Option<SlotCell>) {
+        if self.enrichment.is_none() {
+            self.enrichment = Some(EventSlot::take_from(cell));
+        }
     }
 
     /// Whether the id must be read from the response body: the handler set
@@ -167,7 +160,7 @@ impl PendingEvent {
         let details = Some(Value::Object(enrichment.details));
         match self.log(status, Outcome::Critical, resource_id, details) {
             Ok(()) => {
-                if let Some(context) = ActivityContext::current() {
+                if let Some(context) = &self.context {
                     context.mark_panic_recorded();
                 }
             }
@@ -193,8 +186,7 @@ impl PendingEvent {
         event.outcome = outcome;
         event.http_status = status.map(|status| status.as_u16());
         event.details = details.map(Details::new);
-        let context = ActivityContext::current();
-        if context.is_none() {
+        if self.context.is_none() {
             // Without the layer, what the request itself tells.
             event.request_id = Some(Arc::from(ActivityEvent::new_id().to_string()));
             event.actor = Some(Actor::anonymous());
@@ -206,13 +198,11 @@ impl PendingEvent {
                 .as_ref()
                 .map(|agent| Arc::from(sanitize_user_agent(agent.as_bytes())));
         }
-        match context {
-            Some(context) => {
-                // The context gives the route: one the application set, else
-                // the matched one published here.
-                self.publish_route_to(&context);
-                context.log(event)
-            }
+        // The context gives the route: one the application set, else the
+        // matched one published here.
+        self.publish_route();
+        match &self.context {
+            Some(context) => context.log(event),
             None => log_activity(event),
         }
     }

@@ -262,9 +262,12 @@ pub(crate) fn is_json(headers: &HeaderMap) -> bool {
         return false;
     };
     // Compared as bytes: a media type is ASCII, and this runs on every
-    // response whose id is read from its body.
+    // response whose id is read from its body. The common value first.
+    let content_type = content_type.as_bytes();
+    if content_type.eq_ignore_ascii_case(b"application/json") {
+        return true;
+    }
     let essence = content_type
-        .as_bytes()
         .split(|&byte| byte == b';')
         .next()
         .unwrap_or_default()
