@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde_json::{Map, Value};
-use tower_activity::Outcome;
+use tower_activity::{CHANGES_KEY, Changes, Outcome};
 
 use crate::rejection::ActivityRejection;
 
@@ -55,6 +55,31 @@ impl AuditedEvent {
     /// Adds one key to the event's details (scrubbed of secrets when logged).
     pub fn add_detail(&self, key: impl Into<String>, value: impl Into<Value>) {
         self.slot.lock().details.insert(key.into(), value.into());
+    }
+
+    /// Records what the handler changed (see [`changes`](tower_activity::changes)),
+    /// in the details under [`CHANGES_KEY`](tower_activity::CHANGES_KEY); no
+    /// changes add nothing.
+    ///
+    /// ```
+    /// use axum::{Json, extract::Path};
+    /// use axum_activity::{AuditedEvent, changes};
+    /// use serde_json::{Value, json};
+    ///
+    /// async fn rename(event: AuditedEvent, Path(id): Path<u64>, Json(body): Json<Value>) -> Json<Value> {
+    ///     let before = json!({"id": id, "name": "old name"});
+    ///     let after = json!({"id": id, "name": body["name"]});
+    ///     if let Ok(changed) = changes(&before, &after) {
+    ///         event.set_changes(changed);
+    ///     }
+    ///     Json(after)
+    /// }
+    /// # let _ = rename;
+    /// ```
+    pub fn set_changes(&self, changes: Changes) {
+        if !changes.is_empty() {
+            self.add_detail(CHANGES_KEY, changes);
+        }
     }
 
     /// Replaces the outcome the response status implies, for example to mark

@@ -100,6 +100,6 @@ pub use tower_activity;
 #[doc(no_inline)]
 pub use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityLayer, ActivitySink, ActivityStore, Actor, ActorKind,
-    EventPolicy, Identity, LogError, MemorySink, NullSink, Outcome, Recorder, TrustedProxies, log_activity,
-    set_global_recorder, spawn,
+    Changes, EventPolicy, Identity, LogError, MemorySink, NullSink, Outcome, Recorder, TrustedProxies,
+    changes, log_activity, set_global_recorder, spawn,
 };

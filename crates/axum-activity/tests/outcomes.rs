@@ -4,9 +4,9 @@
 use axum::body::Body;
 use axum::extract::Path;
 use axum::http::{Request, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use axum_activity::{Action, ActivityEvent, AuditedEvent, MemorySink, Outcome, Recorder, audited};
+use axum_activity::{Action, ActivityEvent, AuditedEvent, MemorySink, Outcome, Recorder, audited, changes};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use tower_activity::PANIC_ACTION;
@@ -179,5 +179,31 @@ async fn panic_in_the_handler_call_itself_is_one_critical_event() {
     assert_eq!(
         events[0].details.as_ref().unwrap().to_value()["panic"],
         "refused to start"
+    );
+}
+
+async fn renames(event: AuditedEvent, Json(body): Json<Value>) -> Json<Value> {
+    let before = json!({"id": "p1", "name": "Draft", "owner": {"email": "a@example.com", "team": "core"}});
+    let after =
+        json!({"id": "p1", "name": body["name"], "owner": {"email": "a@example.com", "team": "infra"}});
+    event.set_changes(changes(&before, &after).unwrap());
+    Json(after)
+}
+
+#[tokio::test]
+async fn handler_records_what_it_changed_in_the_event() {
+    let routes = Router::new().route("/projects", put(audited(renames, Action::Update, "project")));
+    let request = Request::put("/projects")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"{"name": "Launch"}"#))
+        .unwrap();
+    let (status, events) = events_of(routes, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].resource_id.as_deref(), Some("p1"));
+    let details = events[0].details.as_ref().unwrap().to_value();
+    assert_eq!(
+        details["changes"],
+        json!({"name": ["Draft", "Launch"], "owner": {"team": ["core", "infra"]}})
     );
 }

@@ -3,6 +3,7 @@
 use serde_json::json;
 use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Actor, ActorKind,
+    changes,
 };
 
 use sea_orm_activity::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, AnonymizePolicy};
@@ -245,6 +246,33 @@ async fn anonymize_can_leave_other_entries_details_unsearched() {
             .await
             .unwrap();
         assert!(page.events.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn anonymize_removes_personal_fields_from_recorded_changes() {
+    let before =
+        json!({"email": "ada@old.example", "plan": "free", "address": {"phone": "+44 1", "city": "London"}});
+    let after =
+        json!({"email": "ada@example.com", "plan": "pro", "address": {"phone": "+44 2", "city": "Paris"}});
+    let updated = ActivityEvent::builder(Action::Update)
+        .actor(Actor::user(SUBJECT))
+        .resource("profile", "p_1")
+        .changes(changes(&before, &after).unwrap())
+        .build()
+        .unwrap();
+    each_backend(async |db| {
+        events::write(db, std::slice::from_ref(&updated)).await;
+        let policy = AnonymizePolicy::new().remove_only(["email", "phone"]);
+        assert_eq!(db.store().anonymize(SUBJECT, &policy).await.unwrap(), 1);
+        let stored = db.store().get(updated.id).await.unwrap().unwrap();
+        let details = stored.details.unwrap().to_value();
+        assert_eq!(
+            details["changes"],
+            json!({"plan": ["free", "pro"], "address": {"city": ["London", "Paris"]}}),
+            "personal fields go, old and new values alike; the rest of the change stays"
+        );
     })
     .await;
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{Action, ActivityEvent, Actor, Details, InvalidAction, Outcome};
+use super::{Action, ActivityEvent, Actor, CHANGES_KEY, Changes, Details, InvalidAction, Outcome};
 
 /// Builds an [`ActivityEvent`]; made by [`ActivityEvent::builder`].
 #[derive(Debug)]
@@ -158,6 +158,16 @@ impl ActivityEventBuilder {
             map.insert(key.into(), value.into());
         }
         self
+    }
+
+    /// Adds what changed (see [`changes`](crate::changes)) to the details,
+    /// under [`CHANGES_KEY`](crate::CHANGES_KEY); no changes add nothing.
+    pub fn changes(self, changes: Changes) -> Self {
+        if changes.is_empty() {
+            self
+        } else {
+            self.detail(CHANGES_KEY, changes)
+        }
     }
 
     /// Sets the event's id instead of a fresh UUID v7: for events carried

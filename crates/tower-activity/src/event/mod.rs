@@ -4,6 +4,7 @@
 mod action;
 mod actor;
 mod builder;
+mod changes;
 mod columns;
 mod details;
 mod fallback;
@@ -26,6 +27,7 @@ use uuid::{ContextV7, Timestamp, Uuid};
 pub use self::action::{Action, CustomAction, IntoAction, InvalidAction, MAX_ACTION_LEN};
 pub use self::actor::{Actor, ActorKind, UnknownActorKind};
 pub use self::builder::ActivityEventBuilder;
+pub use self::changes::{CHANGES_KEY, Changes, changes};
 pub use self::columns::{COLUMNS, Cell, Column, ColumnKind, ReadColumns};
 pub use self::details::Details;
 pub use self::fallback::{UNKNOWN_ACTION, read_action, read_outcome};
