@@ -138,20 +138,52 @@ fn breaks_lines(c: char) -> bool {
 }
 
 /// A cell as it is safe to open in a spreadsheet: text starting with `=`, `+`,
-/// `-`, `@`, a tab or a carriage return is prefixed with `'`, so it is shown as
-/// text instead of being evaluated as a formula.
+/// `-`, `@`, a tab or a carriage return (or their full-width forms) is
+/// prefixed with `'`, so it is shown as text instead of being evaluated as a
+/// formula. What a reader may trim or not show before the first character is
+/// skipped when looking for it: spaces and other whitespace, a byte order
+/// mark, zero-width characters and bidirectional controls.
 ///
 /// ```
 /// use tower_activity::export::neutralize_formula;
 ///
 /// assert_eq!(neutralize_formula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+/// assert_eq!(neutralize_formula("\u{feff} =1+1"), "'\u{feff} =1+1");
 /// assert_eq!(neutralize_formula("plain"), "plain");
 /// ```
 pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
+    let starts_formula = cell
+        .chars()
+        .find(|&c| starts_formula(c) || !hidden(c))
+        .is_some_and(starts_formula);
+    if starts_formula {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
     }
+}
+
+/// Characters a spreadsheet may take as the start of a formula.
+fn starts_formula(c: char) -> bool {
+    matches!(
+        c,
+        '=' | '+' | '-' | '@' | '\t' | '\r' | '\u{ff1d}' | '\u{ff0b}' | '\u{ff0d}' | '\u{ff20}'
+    )
+}
+
+/// Characters a reader may trim or not show in front of a cell's text.
+fn hidden(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(
+            c,
+            '\u{feff}' // byte order mark, zero-width no-break space
+                | '\u{200b}'..='\u{200f}' // zero-width space, joiners, LRM, RLM
+                | '\u{202a}'..='\u{202e}' // bidirectional embeddings and overrides
+                | '\u{2060}'..='\u{2064}' // word joiner, invisible operators
+                | '\u{2066}'..='\u{2069}' // bidirectional isolates
+                | '\u{061c}' // Arabic letter mark
+                | '\u{180e}' // Mongolian vowel separator
+        )
 }
 
 /// Writes events as RFC 4180 CSV (quoted where needed, CRLF line ends) with
@@ -234,6 +266,43 @@ impl<W: io::Write> CsvWriter<W> {
     /// Flushes and returns the underlying writer.
     pub fn into_inner(self) -> io::Result<W> {
         self.writer.into_inner().map_err(|error| error.into_error())
+    }
+}
+
+#[cfg(test)]
+mod formula_tests {
+    use super::neutralize_formula;
+
+    #[test]
+    fn formulas_behind_invisible_prefixes_are_neutralized() {
+        for prefix in [
+            "",
+            " ",
+            "  ",
+            "\u{a0}",
+            "\u{feff}",
+            "\u{200b}",
+            "\u{200d}",
+            "\u{202a}",
+            "\u{202e}",
+            "\u{2066}",
+            "\u{2069}",
+            "\u{3000}",
+            "\u{feff}\u{202e} ",
+            "\n",
+        ] {
+            for trigger in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "\u{ff1d}1+1"] {
+                let cell = format!("{prefix}{trigger}");
+                assert_eq!(neutralize_formula(&cell), format!("'{cell}"), "{cell:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn text_that_starts_with_a_visible_character_is_kept() {
+        for cell in ["plain", " plain", "\u{feff}plain", "a=1", "'=1", "", " ", "1-2"] {
+            assert_eq!(neutralize_formula(cell), cell, "{cell:?}");
+        }
     }
 }
 
