@@ -113,7 +113,8 @@ pub(crate) fn cell_value(cell: Cell<'_>, backend: DbBackend) -> sea_orm::Value {
     }
 }
 
-fn without_nul(text: &str) -> Cow<'_, str> {
+/// `text` as it is stored: NUL, which PostgreSQL cannot store, replaced.
+pub(crate) fn without_nul(text: &str) -> Cow<'_, str> {
     match text.contains('\0') {
         true => Cow::Owned(text.replace('\0', NUL_REPLACEMENT)),
         false => Cow::Borrowed(text),

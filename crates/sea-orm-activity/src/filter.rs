@@ -9,7 +9,7 @@ use sea_orm::{
 use tower_activity::{ActivityFilter, Order};
 use uuid::Uuid;
 
-use crate::entity::{Column, Entity};
+use crate::entity::{Column, Entity, without_nul};
 
 /// The condition selecting the rows that pass `filter` on `backend`.
 pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Condition {
@@ -21,9 +21,11 @@ pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Conditio
         (Column::ResourceId, &filter.resource_id),
         (Column::RequestId, &filter.request_id),
     ];
+    // A NUL is stored as U+FFFD (see `without_nul`), so a value holding
+    // one matches what the write path stored for it.
     for (column, wanted) in equal {
         if let Some(wanted) = wanted {
-            all = all.add(column.eq(wanted.as_str()));
+            all = all.add(column.eq(without_nul(wanted).into_owned()));
         }
     }
     if !filter.actions.is_empty() {

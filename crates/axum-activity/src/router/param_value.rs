@@ -1,14 +1,18 @@
 //! One query parameter's value: read from its text, refused when given more
-//! than once, each refusal saying what was expected.
+//! than once or when its bytes are not text, each refusal saying what was
+//! expected.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use tower_activity::export::ExportFormat;
 use tower_activity::{Action, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
+
+use super::api_error::ApiError;
 
 /// One value of a parameter, read by [`ParamValue::read`]. A parameter of
 /// this type given more than once is an error; one that may repeat is a
@@ -112,3 +116,20 @@ macro_rules! from_str_values {
 }
 
 from_str_values!(Action, Outcome, Cursor, ExportFormat);
+
+/// Refuses a parameter whose name or value is not UTF-8 once
+/// percent-decoded, such as `actor=%FF%FE`: `serde_html_form` would read it
+/// with U+FFFD in place of the bytes, and match entries that hold U+FFFD.
+pub(super) fn refuse_invalid_utf8(query: &str) -> Result<(), ApiError> {
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded_name = percent_decode_str(name);
+        if decoded_name.clone().decode_utf8().is_err() || percent_decode_str(value).decode_utf8().is_err() {
+            return Err(ApiError::bad_parameter(
+                &decoded_name.decode_utf8_lossy(),
+                "not valid UTF-8 once percent-decoded",
+            ));
+        }
+    }
+    Ok(())
+}

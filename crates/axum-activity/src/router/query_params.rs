@@ -13,7 +13,7 @@ use tower_activity::{
 };
 
 use super::api_error::ApiError;
-use super::param_value::{Limit, Param, Text};
+use super::param_value::{Limit, Param, Text, refuse_invalid_utf8};
 
 /// The filter parameters, accepted by every endpoint that reads many entries.
 const FILTER_PARAMS: [&str; 9] = [
@@ -98,7 +98,9 @@ impl QueryParams {
     pub(crate) fn parse(query: Option<&str>, endpoint: Endpoint) -> Result<Self, ApiError> {
         let unknown =
             |name: &str| ApiError::bad_parameter(name, format!("unknown parameter; {}", endpoint.accepted()));
-        let query = serde_html_form::Deserializer::from_bytes(query.unwrap_or_default().as_bytes());
+        let query = query.unwrap_or_default();
+        refuse_invalid_utf8(query)?;
+        let query = serde_html_form::Deserializer::from_bytes(query.as_bytes());
         let params: QueryParams = serde_path_to_error::deserialize(query).map_err(|error| {
             // Every value sits under its parameter's name.
             let name = match error.path().iter().next() {
@@ -391,6 +393,9 @@ mod tests {
             ),
             ("cursor=c1nothex", "cursor", "invalid cursor"),
             ("outcome=fine", "outcome", "unknown outcome"),
+            ("actor=%FF%FE", "actor", "not valid UTF-8 once percent-decoded"),
+            ("tenant=ok&resource_id=a%C3", "resource_id", "not valid UTF-8"),
+            ("%FF=1", "\u{fffd}", "not valid UTF-8"),
             (
                 "since=2025-01-02T00:00:00Z&until=2025-01-02T00:00:00Z",
                 "until",
@@ -404,6 +409,12 @@ mod tests {
             assert_eq!(parameter, name, "{query}: {error}");
             assert!(error.starts_with(message), "{query}: {error}");
         }
+        // A NUL is a character like any other here; the store matches it
+        // with what the write path stored for it. A real U+FFFD is kept.
+        let params = QueryParams::parse(Some("actor=a%00b&tenant=%EF%BF%BD"), Endpoint::List).unwrap();
+        let filter = params.filter().unwrap();
+        assert_eq!(filter.actor_id.as_deref(), Some("a\0b"));
+        assert_eq!(filter.tenant_id.as_deref(), Some("\u{fffd}"));
         let exactly = "é".repeat(MAX_ID_CHARS);
         let params = QueryParams::parse(Some(&format!("resource_id={exactly}")), Endpoint::List).unwrap();
         assert_eq!(params.filter().unwrap().resource_id, Some(exactly));

@@ -1,5 +1,7 @@
 //! The `activity-log` command, run as a program against each real database.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
@@ -410,6 +412,20 @@ async fn errors_are_one_line_and_a_non_zero_status() {
         assert!(line.contains("jsonl or csv"), "{line}");
         let line = failed(&run(db, &["anonymize", "--actor", ""]).await, 1);
         assert!(line.contains("empty actor id"), "{line}");
+        for subcommand in ["query", "export", "anonymize"] {
+            let not_utf8 = Command::new(BIN)
+                .args(["--database-url", &db.url, subcommand, "--actor"])
+                .arg(OsStr::from_bytes(b"\xff\xfe"))
+                .stdin(Stdio::null())
+                .output()
+                .await
+                .unwrap();
+            let line = failed(&not_utf8, 2);
+            assert!(
+                line.contains("'--actor <") && line.contains("not valid UTF-8"),
+                "{line}"
+            );
+        }
     })
     .await;
     let no_url = Command::new(BIN)

@@ -331,3 +331,41 @@ async fn a_row_another_version_wrote_reads_with_documented_fallbacks() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_nul_in_a_filter_value_matches_what_the_write_path_stored_for_it() {
+    let with_nul = ActivityEvent::builder(Action::Read)
+        .actor(tower_activity::Actor::user("a\0b"))
+        .resource("doc", "id\0")
+        .tenant("t\0")
+        .request_id("req\0")
+        .build()
+        .unwrap();
+    let plain = tenant_event("t");
+    each_backend(async |db| {
+        events::write(db, &[with_nul.clone(), plain.clone()]).await;
+        let store = db.store();
+        for filter in [
+            ActivityFilter::new().actor("a\0b"),
+            ActivityFilter::new().resource("doc", "id\0"),
+            ActivityFilter::new().tenant("t\0"),
+            ActivityFilter::new().request_id("req\0"),
+        ] {
+            let page = store.list(&ActivityQuery::new(filter.clone())).await.unwrap();
+            let ids: Vec<Uuid> = page.events.iter().map(|event| event.id).collect();
+            assert_eq!(ids, [with_nul.id], "{filter:?}");
+            assert_eq!(store.count(&filter).await.unwrap(), 1, "{filter:?}");
+        }
+        let nothing = ActivityFilter::new().actor("\0");
+        assert!(
+            store
+                .list(&ActivityQuery::new(nothing.clone()))
+                .await
+                .unwrap()
+                .events
+                .is_empty()
+        );
+        assert_eq!(store.count(&nothing).await.unwrap(), 0);
+    })
+    .await;
+}

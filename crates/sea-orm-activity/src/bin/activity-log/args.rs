@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use sea_orm_activity::{ActionPattern, ExportFormat};
 use tower_activity::{Action, ActivityFilter, Cursor, Outcome};
@@ -87,7 +88,7 @@ pub(crate) enum Command {
     /// Remove a data subject's personal data from every entry; the entries stay.
     Anonymize {
         /// The subject's actor id.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = text())]
         actor: String,
     },
 }
@@ -96,10 +97,10 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct FilterArgs {
     /// Only this tenant's entries.
-    #[arg(long)]
+    #[arg(long, value_parser = text())]
     tenant: Option<String>,
     /// Only entries by this actor id.
-    #[arg(long)]
+    #[arg(long, value_parser = text())]
     actor: Option<String>,
     /// Only this action; repeatable.
     #[arg(long, value_name = "ACTION", value_parser = action)]
@@ -108,13 +109,13 @@ pub(crate) struct FilterArgs {
     #[arg(long, value_name = "OUTCOME", value_parser = outcome)]
     outcome: Vec<Outcome>,
     /// Only entries on this resource type.
-    #[arg(long)]
+    #[arg(long, value_parser = text())]
     resource_type: Option<String>,
     /// Only entries on the resource with this id.
-    #[arg(long)]
+    #[arg(long, value_parser = text())]
     resource_id: Option<String>,
     /// Only entries of this request.
-    #[arg(long)]
+    #[arg(long, value_parser = text())]
     request_id: Option<String>,
     /// Only entries at or after this time: RFC 3339, a date, or an age (24h).
     #[arg(long, value_parser = time, value_name = "TIME")]
@@ -159,6 +160,12 @@ fn keep_rule(text: &str) -> Result<(ActionPattern, Duration), String> {
 }
 
 /// RFC 3339, `YYYY-MM-DD` (UTC midnight), or an age before now.
+/// A text argument, refused by name when it is not UTF-8 (clap's own check
+/// does not say which argument it was).
+fn text() -> impl TypedValueParser<Value = String> {
+    OsStringValueParser::new().try_map(|text| text.into_string().map_err(|_| "not valid UTF-8"))
+}
+
 fn time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.to_utc());
