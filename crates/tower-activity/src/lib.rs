@@ -77,9 +77,9 @@ pub use crate::event::{
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;
 pub use crate::recorder::{
-    ActivitySink, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink, Recorder, RecorderBuilder,
-    RecorderStats, ShutdownReport, SinkError, clear_global_recorder, global_recorder, metrics,
-    set_global_recorder,
+    ActivitySink, DEFAULT_SECONDARY_TIMEOUT, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink,
+    Recorder, RecorderBuilder, RecorderStats, ShutdownReport, SinkError, TRACING_TARGET, Tee, TracingSink,
+    clear_global_recorder, global_recorder, metrics, set_global_recorder,
 };
 pub use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_LOOKBACK,

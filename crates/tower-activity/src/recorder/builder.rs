@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::writer::Writer;
-use super::{ActivitySink, Counts, Recorder, Shared};
+use super::{ActivitySink, Counts, Recorder, Shared, Tee};
 use crate::event::EventPolicy;
 
 /// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
@@ -109,6 +109,30 @@ impl<S: ActivitySink> RecorderBuilder<S> {
     pub fn policy(mut self, policy: EventPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// Also writes every batch to `secondary`, once this builder's sink has
+    /// written it: a [`TracingSink`](crate::TracingSink) next to the
+    /// database, say. The secondary never holds back the primary; see
+    /// [`Tee`] for what happens when it fails.
+    ///
+    /// ```
+    /// use tower_activity::{MemorySink, Recorder, TracingSink};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let database = MemorySink::new();
+    /// let recorder = Recorder::builder(database).tee(TracingSink).spawn();
+    /// # recorder.shutdown().await;
+    /// # }
+    /// ```
+    pub fn tee<T: ActivitySink>(self, secondary: T) -> RecorderBuilder<Tee<S, T>> {
+        RecorderBuilder {
+            sink: Tee::new(self.sink, secondary),
+            capacity: self.capacity,
+            policy: self.policy,
+            shutdown_timeout: self.shutdown_timeout,
+            writer: self.writer,
+        }
     }
 
     /// Starts the background writer and returns the recorder.

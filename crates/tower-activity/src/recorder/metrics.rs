@@ -17,3 +17,6 @@ pub const BATCHES_FAILED: &str = "activity_batches_failed_total";
 pub const QUEUE_DEPTH: &str = "activity_queue_depth";
 /// Histogram: seconds taken by each successful batch write.
 pub const BATCH_WRITE_SECONDS: &str = "activity_batch_write_seconds";
+/// Counter: batches a [`Tee`](crate::Tee)'s secondary sink failed or timed
+/// out on (written by the primary, not retried for the secondary).
+pub const SECONDARY_BATCHES_FAILED: &str = "activity_secondary_batches_failed_total";

@@ -10,6 +10,8 @@ mod memory;
 pub mod metrics;
 mod retry;
 mod sink;
+mod tee;
+mod tracing_sink;
 mod writer;
 
 use std::fmt;
@@ -27,6 +29,8 @@ pub use self::json_lines::JsonLinesSink;
 pub use self::memory::MemorySink;
 use self::metrics as names;
 pub use self::sink::{ActivitySink, NullSink, SinkError};
+pub use self::tee::{DEFAULT_SECONDARY_TIMEOUT, Tee};
+pub use self::tracing_sink::{TRACING_TARGET, TracingSink};
 use crate::event::{ActivityEvent, EventPolicy, Origin};
 
 /// The action of the event that reports dropped events.
