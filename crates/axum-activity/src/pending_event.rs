@@ -20,7 +20,8 @@ use tower_activity::{
 use crate::audited::AuditConfig;
 use crate::audited_event::{Enrichment, EventSlot, SlotCell};
 use crate::layer::connect_info_peer;
-use crate::resource_id::{IdSource, is_json};
+use crate::resource_id::IdSource;
+use crate::response_body::is_json;
 
 /// What the wrapper keeps from the request until it writes the event.
 pub(crate) struct PendingEvent {

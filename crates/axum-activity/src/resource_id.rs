@@ -4,8 +4,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
-use axum::http::header::CONTENT_TYPE;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Where an [`Audited`](crate::Audited) handler's resource id comes from when
@@ -254,69 +252,10 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
     }
 }
 
-/// Whether the response declares a JSON body: `application/json` or a
-/// `application/*+json` type such as `application/problem+json`, whatever the
-/// parameters.
-pub(crate) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(content_type) = headers.get(CONTENT_TYPE) else {
-        return false;
-    };
-    // Compared as bytes: a media type is ASCII, and this runs on every
-    // response whose id is read from its body. The common value first.
-    let content_type = content_type.as_bytes();
-    if content_type.eq_ignore_ascii_case(b"application/json") {
-        return true;
-    }
-    let essence = content_type
-        .split(|&byte| byte == b';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
-    let Some(slash) = essence.iter().position(|&byte| byte == b'/') else {
-        return false;
-    };
-    let (kind, subtype) = (&essence[..slash], &essence[slash + 1..]);
-    kind.eq_ignore_ascii_case(b"application")
-        && (subtype.eq_ignore_ascii_case(b"json")
-            || subtype
-                .len()
-                .checked_sub(5)
-                .is_some_and(|at| subtype[at..].eq_ignore_ascii_case(b"+json")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
     use serde_json::Value;
-
-    fn headers(content_type: &'static str) -> HeaderMap {
-        HeaderMap::from_iter([(CONTENT_TYPE, HeaderValue::from_static(content_type))])
-    }
-
-    #[test]
-    fn json_content_types_are_recognised() {
-        for json in [
-            "application/json",
-            "application/json; charset=utf-8",
-            "Application/JSON",
-            "application/problem+json",
-            "application/vnd.api+JSON;x=1",
-        ] {
-            assert!(is_json(&headers(json)), "{json}");
-        }
-        for other in [
-            "text/json",
-            "application/jsonp",
-            "text/event-stream",
-            "application/x-ndjson",
-            "json",
-            "application/+jso",
-        ] {
-            assert!(!is_json(&headers(other)), "{other}");
-        }
-        assert!(!is_json(&HeaderMap::new()));
-    }
 
     #[test]
     fn ids_are_found_by_field_and_by_pointer() {
