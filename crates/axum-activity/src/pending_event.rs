@@ -23,6 +23,9 @@ use crate::layer::connect_info_peer;
 use crate::resource_id::IdSource;
 use crate::response_body::is_json;
 
+/// Who reports the wrapper's logging failures.
+const WRAPPER: &str = "audited handler";
+
 /// What the wrapper keeps from the request until it writes the event.
 pub(crate) struct PendingEvent {
     config: Arc<AuditConfig>,
@@ -130,7 +133,7 @@ impl PendingEvent {
         let details = (!enrichment.details.is_empty()).then_some(Value::Object(enrichment.details));
         let resource_id = enrichment.resource_id.or_else(|| self.path_id.take()).or(body_id);
         if let Err(error) = self.log(Some(status), outcome, resource_id, details) {
-            report(error);
+            report(error, WRAPPER);
         }
     }
 
@@ -145,7 +148,7 @@ impl PendingEvent {
         let resource_id = enrichment.resource_id.or_else(|| self.path_id.take());
         let details = Some(Value::Object(enrichment.details));
         if let Err(error) = self.log(None, Outcome::Error, resource_id, details) {
-            report(error);
+            report(error, WRAPPER);
         }
     }
 
@@ -165,7 +168,7 @@ impl PendingEvent {
                     context.mark_panic_recorded();
                 }
             }
-            Err(error) => report(error),
+            Err(error) => report(error, WRAPPER),
         }
     }
 
@@ -223,12 +226,12 @@ fn path_param(parts: &mut Parts, name: &str) -> Option<Arc<str>> {
 
 /// Logging failures never touch the response; a missing recorder is a
 /// configuration error worth a warning, while a full queue is already counted
-/// and reported by the recorder.
-fn report(error: LogError) {
+/// and reported by the recorder. `by` says who could not record.
+pub(crate) fn report(error: LogError, by: &'static str) {
     match error {
-        LogError::NoRecorder => tracing::warn!(%error, "audited handler could not record its event"),
+        LogError::NoRecorder => tracing::warn!(%error, by, "could not record an activity event"),
         LogError::QueueFull | LogError::Closed => {
-            tracing::debug!(%error, "audited handler could not record its event");
+            tracing::debug!(%error, by, "could not record an activity event");
         }
     }
 }

@@ -41,6 +41,14 @@
 //! `Last-Event-ID`, so an entry it received out of id order before it may
 //! come again.
 //!
+//! Reading the log is itself logged (PCI DSS 10.2.1.3): each listing, entry
+//! and stats request records `activity.viewed`, each export
+//! `activity.exported` once it is sent, and each live stream
+//! `activity.streamed` as it opens, with the reader (from the request's
+//! context: mount the router under the [layer](crate::layer())), the filter
+//! and the number of entries returned. [`LogRouter::audit_reads`] turns this
+//! off, for development.
+//!
 //! Every request first goes through the [`AuthorizeLogAccess`] check, before
 //! the query is read or the store touched. A tenant-scoped grant
 //! ([`LogAccess::Tenant`]) limits every endpoint to that tenant: asking for
@@ -98,12 +106,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use tower_activity::{ActivityCount, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK};
+use tower_activity::{
+    ActivityContext, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore,
+    DEFAULT_LOOKBACK, LogRead, log_activity, read_event,
+};
 use uuid::Uuid;
 
 pub use self::access::{AuthorizeLogAccess, LogAccess};
 use self::admission::{Admitted, EntryEndpoint, ListEndpoint, StatsEndpoint};
 use self::api_error::ApiError;
+use crate::pending_event::report;
 
 /// The shortest poll and keep-alive interval of the live stream: shorter
 /// ones are raised to it, so a stream never spins.
@@ -118,6 +130,7 @@ pub struct LogRouter<S, A> {
     poll_interval: Duration,
     keep_alive: Duration,
     lookback: Duration,
+    audit_reads: bool,
 }
 
 impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
@@ -132,6 +145,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             poll_interval: Duration::from_secs(1),
             keep_alive: Duration::from_secs(15),
             lookback: DEFAULT_LOOKBACK,
+            audit_reads: true,
         }
     }
 
@@ -160,6 +174,20 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
         self
     }
 
+    /// Whether each read of the log records an event (on by default):
+    /// `activity.viewed` for a listing, an entry or the stats,
+    /// `activity.exported` for an export once it is sent, and
+    /// `activity.streamed` for a live stream as it opens, each with the
+    /// filter and the number of entries returned (see
+    /// [`read_event`](tower_activity::read_event)). The reader is whoever the
+    /// request's context says, so mount the router under the
+    /// [layer](crate::layer()). Only for development: audit rules such as
+    /// PCI DSS 10.2.1.3 ask that every access to audit logs is logged.
+    pub fn audit_reads(mut self, on: bool) -> Self {
+        self.audit_reads = on;
+        self
+    }
+
     /// The router, ready to be nested into an application of any state type.
     pub fn into_router<T>(self) -> Router<T>
     where
@@ -171,6 +199,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             poll_interval: self.poll_interval,
             keep_alive: self.keep_alive,
             lookback: self.lookback,
+            audit_reads: self.audit_reads,
         });
         Router::new()
             .route("/", get(list::<S, A>))
@@ -188,6 +217,7 @@ impl<S, A> fmt::Debug for LogRouter<S, A> {
             .field("poll_interval", &self.poll_interval)
             .field("keep_alive", &self.keep_alive)
             .field("lookback", &self.lookback)
+            .field("audit_reads", &self.audit_reads)
             .finish_non_exhaustive()
     }
 }
@@ -199,6 +229,24 @@ pub(crate) struct Shared<S, A> {
     pub(crate) poll_interval: Duration,
     pub(crate) keep_alive: Duration,
     pub(crate) lookback: Duration,
+    pub(crate) audit_reads: bool,
+}
+
+impl<S, A> Shared<S, A> {
+    /// Records a read of the log, in `context` (the reader's; the current
+    /// one when `None`), unless reads are not audited.
+    pub(crate) fn record_read(&self, context: Option<&ActivityContext>, event: ActivityEvent) {
+        if !self.audit_reads {
+            return;
+        }
+        let logged = match context {
+            Some(context) => context.log(event),
+            None => log_activity(event),
+        };
+        if let Err(error) = logged {
+            report(error, "activity log router");
+        }
+    }
 }
 
 type SharedState<S, A> = State<Arc<Shared<S, A>>>;
@@ -223,6 +271,8 @@ async fn list<S: ActivityStore, A: AuthorizeLogAccess>(
         .list(&query)
         .await
         .map_err(|error| ApiError::store(&error))?;
+    let read = read_event(LogRead::Viewed, "list", &query.filter, page.events.len() as u64);
+    shared.record_read(None, read);
     Ok(Json(page).into_response())
 }
 
@@ -245,9 +295,18 @@ async fn entry<S: ActivityStore, A: AuthorizeLogAccess>(
         .get(id)
         .await
         .map_err(|error| ApiError::store(&error))?;
+    let event = event.filter(|event| admitted.access.allows(event.tenant_id.as_deref()));
+    let mut read = read_event(
+        LogRead::Viewed,
+        "entry",
+        &ActivityFilter::new(),
+        u64::from(event.is_some()),
+    );
+    read.resource_id = Some(Arc::from(id.to_string()));
+    shared.record_read(None, read);
     match event {
-        Some(event) if admitted.access.allows(event.tenant_id.as_deref()) => Ok(Json(event).into_response()),
-        _ => Err(ApiError::entry_not_found().into()),
+        Some(event) => Ok(Json(event).into_response()),
+        None => Err(ApiError::entry_not_found().into()),
     }
 }
 
@@ -262,11 +321,13 @@ async fn stats<S: ActivityStore, A: AuthorizeLogAccess>(
     State(shared): SharedState<S, A>,
     admitted: Admitted<StatsEndpoint>,
 ) -> Result<Response, Response> {
+    let filter = admitted.filter()?;
     let counts = shared
         .store
-        .counts(&admitted.filter()?)
+        .counts(&filter)
         .await
         .map_err(|error| ApiError::store(&error))?;
     let total = counts.iter().map(|count| count.count).sum();
+    shared.record_read(None, read_event(LogRead::Viewed, "stats", &filter, total));
     Ok(Json(Stats { total, counts }).into_response())
 }

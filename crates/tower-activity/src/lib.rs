@@ -83,5 +83,6 @@ pub use crate::recorder::{
 };
 pub use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_LOOKBACK,
-    DEFAULT_PAGE_LIMIT, Follower, InvalidCursor, MAX_PAGE_LIMIT, Order, StoreError,
+    DEFAULT_PAGE_LIMIT, EXPORTED_ACTION, Follower, InvalidCursor, LogRead, MAX_PAGE_LIMIT, Order,
+    STREAMED_ACTION, StoreError, VIEWED_ACTION, read_event,
 };

@@ -11,7 +11,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tower_activity::export::ExportFormat;
-use tower_activity::{ActivityPage, ActivityQuery, ActivityStore};
+use tower_activity::{ActivityContext, ActivityPage, ActivityQuery, ActivityStore, LogRead, read_event};
 
 use super::admission::{Admitted, ExportEndpoint};
 use super::api_error::ApiError;
@@ -36,7 +36,9 @@ pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
         .list(&query)
         .await
         .map_err(|error| ApiError::store(&error))?;
-    let body = Body::from_stream(pages(shared, query, first, format));
+    // The export is recorded once it is sent, with what was sent, in the
+    // reader's context (the body is sent after this handler returns).
+    let body = Body::from_stream(pages(shared, query, first, format, ActivityContext::current()));
     let disposition = format!(
         "attachment; filename=\"activity-log.{}\"",
         format.file_extension()
@@ -65,6 +67,9 @@ struct Pages<S, A> {
     next: Next,
     format: ExportFormat,
     first: bool,
+    /// Entries sent so far.
+    sent: u64,
+    reader: Option<ActivityContext>,
 }
 
 fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
@@ -72,6 +77,7 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
     query: ActivityQuery,
     first: ActivityPage,
     format: ExportFormat,
+    reader: Option<ActivityContext>,
 ) -> impl futures_util::Stream<Item = io::Result<Bytes>> + Send + 'static {
     let start = Pages {
         shared,
@@ -79,6 +85,8 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
         next: Next::Page(first),
         format,
         first: true,
+        sent: 0,
+        reader,
     };
     stream::unfold(start, |mut state| async move {
         let page = match std::mem::replace(&mut state.next, Next::Done) {
@@ -96,9 +104,21 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
                 }
             },
         };
-        if let Some(cursor) = page.next {
-            state.query.after = Some(cursor);
-            state.next = Next::Fetch;
+        state.sent += page.events.len() as u64;
+        match page.next {
+            Some(cursor) => {
+                state.query.after = Some(cursor);
+                state.next = Next::Fetch;
+            }
+            None => {
+                let read = read_event(
+                    LogRead::Exported,
+                    state.format.file_extension(),
+                    &state.query.filter,
+                    state.sent,
+                );
+                state.shared.record_read(state.reader.as_ref(), read);
+            }
         }
         let mut chunk = Vec::new();
         let chunk = state

@@ -10,7 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::{Stream, stream};
-use tower_activity::{ActivityEvent, ActivityStore, Follower};
+use tower_activity::{ActivityEvent, ActivityStore, Follower, LogRead, read_event};
 use uuid::Uuid;
 
 use super::admission::{Admitted, StreamEndpoint};
@@ -30,12 +30,14 @@ pub(crate) async fn stream<S: ActivityStore, A: AuthorizeLogAccess>(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let filter = admitted.filter()?;
+    let opened = read_event(LogRead::Streamed, "stream", &filter, 0);
     let follower = match last_event_id(&headers)? {
         Some(id) => Follower::after(filter, id, shared.lookback),
         None => Follower::start(&shared.store, filter, shared.lookback)
             .await
             .map_err(|error| ApiError::store(&error))?,
     };
+    shared.record_read(None, opened);
     let keep_alive = KeepAlive::new().interval(shared.keep_alive);
     Ok(Sse::new(follow(shared, follower))
         .keep_alive(keep_alive)

@@ -5,6 +5,7 @@ mod cursor;
 mod filter;
 mod follow;
 mod query;
+mod read_audit;
 
 use std::future::Future;
 
@@ -16,6 +17,7 @@ pub use self::follow::{DEFAULT_LOOKBACK, Follower};
 pub use self::query::{
     ActivityCount, ActivityPage, ActivityQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Order,
 };
+pub use self::read_audit::{EXPORTED_ACTION, LogRead, STREAMED_ACTION, VIEWED_ACTION, read_event};
 use crate::box_error::BoxError;
 use crate::event::ActivityEvent;
 
