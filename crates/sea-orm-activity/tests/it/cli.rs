@@ -14,14 +14,22 @@ use tower_activity::{
 };
 
 use sea_orm_activity::PRUNED_ACTION;
+use tower_activity::{EXPORTED_ACTION, VIEWED_ACTION};
 
 use crate::events::{self, at, days_before, varied};
 use crate::support::{TestDb, each_backend, each_empty_backend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_activity-log");
 
-/// Runs the command on `db` with `args`.
+/// Runs the command on `db` with `args`, without recording its reads (so
+/// that one command's read does not show in the next one's output; the
+/// recording has its own test).
 async fn run(db: &TestDb, args: &[&str]) -> Output {
+    run_audited(db, &[&["--no-audit"], args].concat()).await
+}
+
+/// Runs the command on `db` with `args`, its reads recorded.
+async fn run_audited(db: &TestDb, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--database-url")
         .arg(&db.url)
@@ -180,6 +188,7 @@ async fn tail_prints_the_latest_entries_then_follows_new_ones() {
             .args([
                 "--database-url",
                 &db.url,
+                "--no-audit",
                 "tail",
                 "--json",
                 "-n",
@@ -241,6 +250,59 @@ async fn stats_counts_by_day_action_and_outcome() {
             "{table}"
         );
         assert_eq!(lines.last(), Some(&"total: 90"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reads_by_the_command_are_recorded_in_the_log() {
+    let events: Vec<ActivityEvent> = (0..12).map(varied).collect();
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let in_tenant = events
+            .iter()
+            .filter(|event| event.tenant_id.as_deref() == Some("tenant_1"))
+            .count();
+        succeeded(&run_audited(db, &["query", "--tenant", "tenant_1"]).await);
+        succeeded(&run_audited(db, &["export", "--format", "csv"]).await);
+        succeeded(&run(db, &["stats"]).await);
+        let filter = ActivityFilter::new().resource_type("activity_log");
+        let page = db
+            .store()
+            .list(&ActivityQuery::new(filter).order(tower_activity::Order::OldestFirst))
+            .await
+            .unwrap();
+        let recorded: Vec<(String, serde_json::Value)> = page
+            .events
+            .iter()
+            .map(|event| {
+                let actor = event.actor.as_ref().unwrap();
+                assert_eq!(
+                    (actor.kind, actor.id.as_deref()),
+                    (tower_activity::ActorKind::System, Some("activity-log"))
+                );
+                let details = event.details.as_ref().unwrap().to_value();
+                (
+                    event.action.as_str().to_owned(),
+                    serde_json::json!([details["via"], details["filter"], details["returned"]]),
+                )
+            })
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                (
+                    VIEWED_ACTION.to_owned(),
+                    serde_json::json!(["cli query", {"tenant_id": "tenant_1"}, in_tenant])
+                ),
+                // The export also holds the query's own record.
+                (
+                    EXPORTED_ACTION.to_owned(),
+                    serde_json::json!(["cli export", {}, events.len() + 1])
+                ),
+            ],
+            "`--no-audit` leaves the stats unrecorded"
+        );
     })
     .await;
 }

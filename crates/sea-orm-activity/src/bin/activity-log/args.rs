@@ -18,6 +18,11 @@ pub(crate) struct Cli {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub(crate) database_url: Option<String>,
 
+    /// Do not record this read of the log (query, tail, stats, export) in the
+    /// log itself; for development only.
+    #[arg(long, global = true)]
+    pub(crate) no_audit: bool,
+
     #[command(subcommand)]
     pub(crate) command: Command,
 }

@@ -13,8 +13,8 @@ use sea_orm_migration::MigratorTrait;
 use tokio::io::AsyncWrite;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, DEFAULT_LOOKBACK, Follower,
-    Order,
+    ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore, Actor,
+    DEFAULT_LOOKBACK, EventPolicy, Follower, LogRead, Order, read_event,
 };
 
 use crate::args::{Cli, Command};
@@ -61,7 +61,45 @@ pub(crate) async fn run(cli: Cli) -> Result<(), BoxError> {
     let db = connect(&url).await?;
     let store = SeaOrmStore::new(db.clone());
     let context = ActivityContext::system("activity-log");
-    context.scope(execute(cli.command, db, store)).await
+    let reads = Reads {
+        store: store.clone(),
+        audit: !cli.no_audit,
+    };
+    context.scope(execute(cli.command, db, store, reads)).await
+}
+
+/// Records the command's reads of the log, as the log router does.
+struct Reads {
+    store: SeaOrmStore,
+    audit: bool,
+}
+
+impl Reads {
+    /// Records that `count` entries matching `filter` were read by `how`,
+    /// by this command run as the operating system's user.
+    async fn record(
+        &self,
+        read: LogRead,
+        how: &str,
+        filter: &ActivityFilter,
+        count: u64,
+    ) -> Result<(), BoxError> {
+        if !self.audit {
+            return Ok(());
+        }
+        let mut event = read_event(read, how, filter, count);
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+        let actor = Actor::system("activity-log");
+        event.actor = Some(match user {
+            Some(user) => actor.with_label(user),
+            None => actor,
+        });
+        EventPolicy::new().apply(&mut event);
+        self.store
+            .write_batch(&[event])
+            .await
+            .map_err(doing("the read was done but could not be recorded in the log"))
+    }
 }
 
 async fn connect(url: &str) -> Result<DatabaseConnection, BoxError> {
@@ -79,7 +117,12 @@ async fn connect(url: &str) -> Result<DatabaseConnection, BoxError> {
         .map_err(doing("cannot connect to the database"))
 }
 
-async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -> Result<(), BoxError> {
+async fn execute(
+    command: Command,
+    db: DatabaseConnection,
+    store: SeaOrmStore,
+    reads: Reads,
+) -> Result<(), BoxError> {
     match command {
         Command::Migrate => {
             let pending = ActivityMigrator::get_pending_migrations(&db)
@@ -114,6 +157,10 @@ async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -
                 .after(after)
                 .limit(limit.into());
             let page = store.list(&query).await.map_err(doing("query failed"))?;
+            let returned = page.events.len() as u64;
+            reads
+                .record(LogRead::Viewed, "cli query", &query.filter, returned)
+                .await?;
             if json {
                 print_json_lines(&page.events)?;
             } else {
@@ -132,12 +179,16 @@ async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -
             lines,
             interval,
             json,
-        } => tail(&store, filter.filter(), lines.into(), interval, json).await,
+        } => {
+            let filter = filter.filter();
+            reads.record(LogRead::Streamed, "cli tail", &filter, 0).await?;
+            tail(&store, filter, lines.into(), interval, json).await
+        }
         Command::Stats { filter, json } => {
-            let counts = store
-                .counts(&filter.filter())
-                .await
-                .map_err(doing("counting failed"))?;
+            let filter = filter.filter();
+            let counts = store.counts(&filter).await.map_err(doing("counting failed"))?;
+            let total = counts.iter().map(|count| count.count).sum();
+            reads.record(LogRead::Viewed, "cli stats", &filter, total).await?;
             if json {
                 let mut out = Vec::new();
                 for count in &counts {
@@ -176,6 +227,9 @@ async fn execute(command: Command, db: DatabaseConnection, store: SeaOrmStore) -
                 .await
                 .map_err(doing("export failed"))?;
             bar.finish_and_clear();
+            reads
+                .record(LogRead::Exported, "cli export", &filter, written)
+                .await?;
             if output.is_some() || io::stderr().is_terminal() {
                 note(&format!("exported {written} entries"));
             }
