@@ -46,8 +46,9 @@
 //! `activity.exported` once it is sent, and each live stream
 //! `activity.streamed` as it opens, with the reader (from the request's
 //! context: mount the router under the [layer](crate::layer())), the filter
-//! and the number of entries returned. [`LogRouter::audit_reads`] turns this
-//! off, for development.
+//! and the number of entries returned; a request the authorization check
+//! refuses is recorded as a `warning` with the status it got.
+//! [`LogRouter::audit_reads`] turns this off, for development.
 //!
 //! Every request first goes through the [`AuthorizeLogAccess`] check, before
 //! the query is read or the store touched. A tenant-scoped grant

@@ -1,13 +1,14 @@
 //! Reading the log is itself logged: every listing, entry, stats, export and
-//! stream records who read what, with the filter and the count.
+//! stream records who read what, with the filter and the count, and a refused
+//! attempt records who tried.
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum_activity::router::{LogAccess, LogRouter};
-use axum_activity::{Action, ActivityEvent, ActivitySink, Actor, MemorySink, Recorder};
+use axum_activity::{Action, ActivityEvent, ActivitySink, Actor, MemorySink, Outcome, Recorder};
 use serde_json::json;
 use tower::ServiceExt;
 use tower_activity::{EXPORTED_ACTION, Identity, STREAMED_ACTION, VIEWED_ACTION};
@@ -150,4 +151,29 @@ async fn reads_can_be_left_unrecorded_for_development() {
     assert_eq!(get(&app, "/activity/export").await.0, StatusCode::OK);
     recorder.shutdown().await;
     assert!(reads.events().is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_attempt_is_recorded_with_its_status() {
+    fn nobody(_request: &Parts) -> std::future::Ready<Result<LogAccess, Response>> {
+        std::future::ready(Err(StatusCode::FORBIDDEN.into_response()))
+    }
+    let reads = MemorySink::new();
+    let recorder = Recorder::builder(reads.clone()).spawn();
+    let layer = axum_activity::layer()
+        .recorder(recorder.clone())
+        .identify(|_: &Request<Body>| Identity::actor(Actor::user("intruder")));
+    let router = LogRouter::new(MemorySink::new(), nobody).into_router();
+    let app = Router::new().nest("/activity", router).layer(layer);
+    assert_eq!(
+        get(&app, "/activity/export?format=jsonl").await.0,
+        StatusCode::FORBIDDEN
+    );
+    recorder.shutdown().await;
+    let recorded = reads.events();
+    assert_eq!(recorded.len(), 1);
+    let event = &recorded[0];
+    assert_eq!(event.action.as_str(), EXPORTED_ACTION);
+    assert_eq!((event.outcome, event.http_status), (Outcome::Warning, Some(403)));
+    assert_eq!(event.actor.as_ref().unwrap().id.as_deref(), Some("intruder"));
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
-use tower_activity::ActivityFilter;
+use tower_activity::{ActivityFilter, LogRead, Outcome, read_event};
 
 use super::Shared;
 use super::access::{AuthorizeLogAccess, LogAccess};
@@ -71,12 +71,34 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared<S, A>>) -> Result<Self, Response> {
-        let access = shared.authorize.authorize(parts).await?;
+        let access = match shared.authorize.authorize(parts).await {
+            Ok(access) => access,
+            Err(refusal) => {
+                // A refused attempt to read the log is recorded too.
+                let (read, via) = attempted(E::ENDPOINT);
+                let mut event = read_event(read, via, &ActivityFilter::new(), 0);
+                event.outcome = Outcome::Warning;
+                event.http_status = Some(refusal.status().as_u16());
+                shared.record_read(None, event);
+                return Err(refusal);
+            }
+        };
         let params = QueryParams::parse(parts.uri.query(), E::ENDPOINT)?;
         Ok(Admitted {
             access,
             params,
             endpoint: PhantomData,
         })
+    }
+}
+
+/// What a request to `endpoint` reads, as its record names it.
+fn attempted(endpoint: Endpoint) -> (LogRead, &'static str) {
+    match endpoint {
+        Endpoint::List => (LogRead::Viewed, "list"),
+        Endpoint::Entry => (LogRead::Viewed, "entry"),
+        Endpoint::Stats => (LogRead::Viewed, "stats"),
+        Endpoint::Export => (LogRead::Exported, "export"),
+        Endpoint::Stream => (LogRead::Streamed, "stream"),
     }
 }
