@@ -14,7 +14,8 @@
 //! entry `GET /admin/activity/{id}`.
 //!
 //! The listing, stream, export and stats take the filter parameters `tenant`,
-//! `actor`, `action` and `outcome` (both repeatable: any value matches),
+//! `actor`, `actor_kind`, `action` and `outcome` (the last three repeatable:
+//! any value matches),
 //! `resource_type`, `resource_id`, `request_id`, and `since` / `until`
 //! (RFC 3339; `since` inclusive, `until` exclusive). The listing also takes
 //! `order` (`newest_first`, the default, or `oldest_first`), `limit` (1 to

@@ -28,6 +28,11 @@ pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Conditio
             all = all.add(column.eq(without_nul(wanted).into_owned()));
         }
     }
+    // No index: a kind has few values, so the other filters and the id order
+    // choose the rows read, and the kind is checked on each.
+    if !filter.actor_kinds.is_empty() {
+        all = all.add(Column::ActorKind.is_in(filter.actor_kinds.iter().map(|kind| kind.as_str())));
+    }
     if !filter.actions.is_empty() {
         all = all.add(Column::Action.is_in(filter.actions.iter().map(|action| action.as_str())));
     }

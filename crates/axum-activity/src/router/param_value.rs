@@ -10,7 +10,7 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use tower_activity::export::ExportFormat;
-use tower_activity::{Action, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
+use tower_activity::{Action, ActorKind, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
 
 use super::api_error::ApiError;
 
@@ -115,7 +115,7 @@ macro_rules! from_str_values {
     )*};
 }
 
-from_str_values!(Action, Outcome, Cursor, ExportFormat);
+from_str_values!(Action, ActorKind, Outcome, Cursor, ExportFormat);
 
 /// Refuses a parameter whose name or value is not UTF-8 once
 /// percent-decoded, such as `actor=%FF%FE`: `serde_html_form` would read it

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_path_to_error::Segment;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    Action, ActivityFilter, Cursor, DEFAULT_PAGE_LIMIT, MAX_ID_CHARS, MAX_REQUEST_ID_LEN,
+    Action, ActivityFilter, ActorKind, Cursor, DEFAULT_PAGE_LIMIT, MAX_ID_CHARS, MAX_REQUEST_ID_LEN,
     MAX_RESOURCE_TYPE_CHARS, Order, Outcome,
 };
 
@@ -16,9 +16,10 @@ use super::api_error::ApiError;
 use super::param_value::{Limit, Param, Text, refuse_invalid_utf8};
 
 /// The filter parameters, accepted by every endpoint that reads many entries.
-const FILTER_PARAMS: [&str; 9] = [
+const FILTER_PARAMS: [&str; 10] = [
     "tenant",
     "actor",
+    "actor_kind",
     "action",
     "outcome",
     "resource_type",
@@ -72,13 +73,14 @@ impl Endpoint {
 }
 
 /// The query string, read. It holds every parameter of the router, each
-/// endpoint accepting some of them; `action` and `outcome` may be given more
-/// than once (any value matches), the others once.
+/// endpoint accepting some of them; `actor_kind`, `action` and `outcome` may
+/// be given more than once (any value matches), the others once.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct QueryParams {
     tenant: Option<Param<Text<MAX_ID_CHARS>>>,
     actor: Option<Param<Text<MAX_ID_CHARS>>>,
+    actor_kind: Vec<Param<ActorKind>>,
     action: Vec<Param<Action>>,
     outcome: Vec<Param<Outcome>>,
     resource_type: Option<Param<Text<MAX_RESOURCE_TYPE_CHARS>>>,
@@ -124,6 +126,7 @@ impl QueryParams {
         [
             ("tenant", self.tenant.is_some()),
             ("actor", self.actor.is_some()),
+            ("actor_kind", !self.actor_kind.is_empty()),
             ("action", !self.action.is_empty()),
             ("outcome", !self.outcome.is_empty()),
             ("resource_type", self.resource_type.is_some()),
@@ -152,6 +155,7 @@ impl QueryParams {
         let filter = ActivityFilter {
             tenant_id: text(&self.tenant),
             actor_id: text(&self.actor),
+            actor_kinds: self.actor_kind.iter().map(|Param(kind)| *kind).collect(),
             actions: self.action.iter().map(|Param(action)| action.clone()).collect(),
             outcomes: self.outcome.iter().map(|Param(outcome)| *outcome).collect(),
             resource_type: text(&self.resource_type),
@@ -204,7 +208,8 @@ mod tests {
 
     #[test]
     fn every_filter_parameter_is_read() {
-        let query = "tenant=acme&actor=u%201&action=create&action=auth.login.failed&outcome=warning\
+        let query = "tenant=acme&actor=u%201&actor_kind=admin&actor_kind=service&action=create\
+                     &action=auth.login.failed&outcome=warning\
                      &resource_type=user&resource_id=7&request_id=r-1\
                      &since=2025-01-01T00:00:00Z&until=2025-01-02T00:00:00%2B01:00";
         let filter = QueryParams::parse(Some(query), Endpoint::Stats)
@@ -214,6 +219,8 @@ mod tests {
         let expected = ActivityFilter::new()
             .tenant("acme")
             .actor("u 1")
+            .actor_kind(ActorKind::Admin)
+            .actor_kind(ActorKind::Service)
             .action(Action::Create)
             .action(Action::custom("auth.login.failed").unwrap())
             .outcome(Outcome::Warning)
@@ -248,9 +255,10 @@ mod tests {
     }
 
     /// A value each parameter accepts.
-    const VALID: [(&str, &str); 13] = [
+    const VALID: [(&str, &str); 14] = [
         ("tenant", "acme"),
         ("actor", "u_1"),
+        ("actor_kind", "admin"),
         ("action", "create"),
         ("outcome", "error"),
         ("resource_type", "user"),
@@ -324,7 +332,7 @@ mod tests {
             if !Endpoint::List.accepts(name) {
                 continue;
             }
-            if name == "action" || name == "outcome" {
+            if matches!(name, "actor_kind" | "action" | "outcome") {
                 assert!(parsed.is_ok(), "{query}");
                 continue;
             }
@@ -393,6 +401,7 @@ mod tests {
             ),
             ("cursor=c1nothex", "cursor", "invalid cursor"),
             ("outcome=fine", "outcome", "unknown outcome"),
+            ("actor_kind=robot", "actor_kind", "unknown actor kind"),
             ("actor=%FF%FE", "actor", "not valid UTF-8 once percent-decoded"),
             ("tenant=ok&resource_id=a%C3", "resource_id", "not valid UTF-8"),
             ("%FF=1", "\u{fffd}", "not valid UTF-8"),

@@ -369,3 +369,54 @@ async fn a_nul_in_a_filter_value_matches_what_the_write_path_stored_for_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_actor_kind_filter_selects_those_actors_on_every_backend() {
+    use tower_activity::{Actor, ActorKind};
+    let by = |actor: Option<Actor>| {
+        let event = ActivityEvent::builder(Action::Update).tenant("k");
+        match actor {
+            Some(actor) => event.actor(actor),
+            None => event,
+        }
+        .build()
+        .unwrap()
+    };
+    let events = [
+        by(Some(Actor::user("u1"))),
+        by(Some(Actor::admin("root"))),
+        by(Some(Actor::service("billing"))),
+        by(Some(Actor::user("u2"))),
+        by(None),
+    ];
+    each_backend(async |db| {
+        events::write(db, &events).await;
+        let store = db.store();
+        for (filter, expected) in [
+            (ActivityFilter::new().actor_kind(ActorKind::User), vec![0, 3]),
+            (
+                ActivityFilter::new()
+                    .actor_kind(ActorKind::Admin)
+                    .actor_kind(ActorKind::Service),
+                vec![1, 2],
+            ),
+            (ActivityFilter::new().actor_kind(ActorKind::System), vec![]),
+        ] {
+            let query = ActivityQuery::new(filter.clone()).order(Order::OldestFirst);
+            let ids: Vec<Uuid> = store
+                .list(&query)
+                .await
+                .unwrap()
+                .events
+                .iter()
+                .map(|event| event.id)
+                .collect();
+            let wanted: Vec<Uuid> = expected.iter().map(|&i| events[i].id).collect();
+            assert_eq!(ids, wanted, "{filter:?}");
+            assert_eq!(store.count(&filter).await.unwrap(), wanted.len() as u64);
+            let memory = events.iter().filter(|event| filter.matches(event)).count();
+            assert_eq!(memory, wanted.len(), "`matches` agrees with the store");
+        }
+    })
+    .await;
+}

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Action, ActivityEvent, Outcome};
+use crate::event::{Action, ActivityEvent, ActorKind, Outcome};
 
 /// Which events to read. Empty fields do not filter; lists match any of their
 /// entries.
@@ -13,6 +13,9 @@ pub struct ActivityFilter {
     pub tenant_id: Option<String>,
     /// Only events by the actor with this id.
     pub actor_id: Option<String>,
+    /// Only events by actors of these kinds.
+    #[serde(default)]
+    pub actor_kinds: Vec<ActorKind>,
     /// Only these actions.
     pub actions: Vec<Action>,
     /// Only these outcomes.
@@ -44,6 +47,12 @@ impl ActivityFilter {
     /// Only events by the actor with `actor_id`.
     pub fn actor(mut self, actor_id: impl Into<String>) -> Self {
         self.actor_id = Some(actor_id.into());
+        self
+    }
+
+    /// Also matches events by actors of `kind`.
+    pub fn actor_kind(mut self, kind: ActorKind) -> Self {
+        self.actor_kinds.push(kind);
         self
     }
 
@@ -100,6 +109,11 @@ impl ActivityFilter {
                 &self.actor_id,
                 event.actor.as_ref().and_then(|actor| actor.id.as_deref()),
             )
+            && (self.actor_kinds.is_empty()
+                || event
+                    .actor
+                    .as_ref()
+                    .is_some_and(|actor| self.actor_kinds.contains(&actor.kind)))
             && (self.actions.is_empty() || self.actions.contains(&event.action))
             && (self.outcomes.is_empty() || self.outcomes.contains(&event.outcome))
             && same(&self.resource_type, event.resource_type.as_deref())
@@ -137,6 +151,16 @@ mod tests {
         assert!(all.matches(&event));
         assert!(!ActivityFilter::new().tenant("other").matches(&event));
         assert!(!ActivityFilter::new().actor("u2").matches(&event));
+        assert!(
+            ActivityFilter::new()
+                .actor_kind(crate::ActorKind::Admin)
+                .matches(&event)
+        );
+        assert!(
+            !ActivityFilter::new()
+                .actor_kind(crate::ActorKind::User)
+                .matches(&event)
+        );
         assert!(!ActivityFilter::new().action(Action::Create).matches(&event));
         assert!(!ActivityFilter::new().outcome(Outcome::Error).matches(&event));
         assert!(!ActivityFilter::new().resource("user", "8").matches(&event));

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use sea_orm_activity::{ActionPattern, ExportFormat};
-use tower_activity::{Action, ActivityFilter, Cursor, Outcome};
+use tower_activity::{Action, ActivityFilter, ActorKind, Cursor, Outcome};
 
 /// Operate on the activity log of an application: migrate, query, follow,
 /// count, export, prune and anonymize.
@@ -107,6 +107,9 @@ pub(crate) struct FilterArgs {
     /// Only entries by this actor id.
     #[arg(long, value_parser = text())]
     actor: Option<String>,
+    /// Only actors of this kind (user, admin, service, system, anonymous); repeatable.
+    #[arg(long, value_name = "KIND", value_parser = actor_kind)]
+    actor_kind: Vec<ActorKind>,
     /// Only this action; repeatable.
     #[arg(long, value_name = "ACTION", value_parser = action)]
     action: Vec<Action>,
@@ -135,6 +138,7 @@ impl FilterArgs {
         ActivityFilter {
             tenant_id: self.tenant.clone(),
             actor_id: self.actor.clone(),
+            actor_kinds: self.actor_kind.clone(),
             actions: self.action.clone(),
             outcomes: self.outcome.clone(),
             resource_type: self.resource_type.clone(),
@@ -189,6 +193,11 @@ fn time(text: &str) -> Result<DateTime<Utc>, String> {
 fn action(text: &str) -> Result<Action, String> {
     text.parse()
         .map_err(|error: tower_activity::InvalidAction| error.to_string())
+}
+
+fn actor_kind(text: &str) -> Result<ActorKind, String> {
+    text.parse()
+        .map_err(|error: tower_activity::UnknownActorKind| error.to_string())
 }
 
 fn outcome(text: &str) -> Result<Outcome, String> {
