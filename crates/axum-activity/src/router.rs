@@ -44,7 +44,8 @@
 //!
 //! Reading the log is itself logged (PCI DSS 10.2.1.3): each listing, entry
 //! and stats request records `activity.viewed`, each export
-//! `activity.exported` once it is sent, and each live stream
+//! `activity.exported` when its body ends (sent whole or abandoned by the
+//! client, with what was sent), and each live stream
 //! `activity.streamed` as it opens, with the reader (from the request's
 //! context: mount the router under the [layer](crate::layer())), the filter
 //! and the number of entries returned; a request the authorization check
@@ -178,7 +179,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
 
     /// Whether each read of the log records an event (on by default):
     /// `activity.viewed` for a listing, an entry or the stats,
-    /// `activity.exported` for an export once it is sent, and
+    /// `activity.exported` for an export when its body ends, and
     /// `activity.streamed` for a live stream as it opens, each with the
     /// filter and the number of entries returned (see
     /// [`read_event`](tower_activity::read_event)). The reader is whoever the

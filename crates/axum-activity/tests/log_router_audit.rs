@@ -177,3 +177,28 @@ async fn a_refused_attempt_is_recorded_with_its_status() {
     assert_eq!((event.outcome, event.http_status), (Outcome::Warning, Some(403)));
     assert_eq!(event.actor.as_ref().unwrap().id.as_deref(), Some("intruder"));
 }
+
+#[tokio::test]
+async fn an_export_the_client_abandons_is_recorded_with_what_was_sent() {
+    let (app, recorder, reads, _) = app(true).await;
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/activity/export?format=jsonl")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // The client goes away before reading the body.
+    drop(response);
+    recorder.shutdown().await;
+    let recorded = reads.events();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].action.as_str(), EXPORTED_ACTION);
+    assert_eq!(
+        recorded[0].details.as_ref().unwrap().get("returned"),
+        Some(json!(0))
+    );
+}

@@ -36,7 +36,7 @@ pub(crate) async fn export<S: ActivityStore, A: AuthorizeLogAccess>(
         .list(&query)
         .await
         .map_err(|error| ApiError::store(&error))?;
-    // The export is recorded once it is sent, with what was sent, in the
+    // The export is recorded when its body ends, with what was sent, in the
     // reader's context (the body is sent after this handler returns).
     let body = Body::from_stream(pages(shared, query, first, format, ActivityContext::current()));
     let disposition = format!(
@@ -72,6 +72,17 @@ struct Pages<S, A> {
     reader: Option<ActivityContext>,
 }
 
+/// The export is recorded when its stream ends: once every page is sent, or
+/// when the client goes away (or the store fails) part-way, with what was
+/// sent by then.
+impl<S, A> Drop for Pages<S, A> {
+    fn drop(&mut self) {
+        let how = self.format.file_extension();
+        let read = read_event(LogRead::Exported, how, &self.query.filter, self.sent);
+        self.shared.record_read(self.reader.as_ref(), read);
+    }
+}
+
 fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
     shared: Arc<Shared<S, A>>,
     query: ActivityQuery,
@@ -105,20 +116,9 @@ fn pages<S: ActivityStore, A: AuthorizeLogAccess>(
             },
         };
         state.sent += page.events.len() as u64;
-        match page.next {
-            Some(cursor) => {
-                state.query.after = Some(cursor);
-                state.next = Next::Fetch;
-            }
-            None => {
-                let read = read_event(
-                    LogRead::Exported,
-                    state.format.file_extension(),
-                    &state.query.filter,
-                    state.sent,
-                );
-                state.shared.record_read(state.reader.as_ref(), read);
-            }
+        if let Some(cursor) = page.next {
+            state.query.after = Some(cursor);
+            state.next = Next::Fetch;
         }
         let mut chunk = Vec::new();
         let chunk = state
