@@ -182,7 +182,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
     /// `activity.exported` for an export when its body ends, and
     /// `activity.streamed` for a live stream as it opens, each with the
     /// filter and the number of entries returned (see
-    /// [`read_event`](tower_activity::read_event)). The reader is whoever the
+    /// [`read_event`]). The reader is whoever the
     /// request's context says, so mount the router under the
     /// [layer](crate::layer()). Only for development: audit rules such as
     /// PCI DSS 10.2.1.3 ask that every access to audit logs is logged.
