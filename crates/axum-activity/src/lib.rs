@@ -81,6 +81,7 @@ mod audited_event;
 mod extract;
 mod future;
 mod layer;
+mod log_failure;
 mod pending_event;
 mod rejection;
 mod resource_id;

@@ -20,6 +20,7 @@ use tower_activity::{
 use crate::audited::AuditConfig;
 use crate::audited_event::{Enrichment, EventSlot, SlotCell};
 use crate::layer::connect_info_peer;
+use crate::log_failure::report;
 use crate::resource_id::IdSource;
 use crate::response_body::is_json;
 
@@ -222,16 +223,4 @@ fn path_param(parts: &mut Parts, name: &str) -> Option<Arc<str>> {
         .iter()
         .find(|(key, _)| *key == name)
         .map(|(_, value)| Arc::from(value))
-}
-
-/// Logging failures never touch the response; a missing recorder is a
-/// configuration error worth a warning, while a full queue is already counted
-/// and reported by the recorder. `by` says who could not record.
-pub(crate) fn report(error: LogError, by: &'static str) {
-    match error {
-        LogError::NoRecorder => tracing::warn!(%error, by, "could not record an activity event"),
-        LogError::QueueFull | LogError::Closed => {
-            tracing::debug!(%error, by, "could not record an activity event");
-        }
-    }
 }

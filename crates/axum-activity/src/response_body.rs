@@ -11,23 +11,41 @@ use axum::http::header::CONTENT_TYPE;
 use http_body_util::{BodyExt, Full};
 
 /// A response body being read to its end.
-///
-/// Most bodies whose id is read are one frame (`Json`, `Bytes`, `String`):
-/// that frame is kept as it came, not copied. Frames after the first are
-/// joined into one buffer.
 pub(crate) struct ResponseBody {
     body: Body,
-    first: Option<Bytes>,
-    rest: Vec<u8>,
+    data: Data,
     trailers: Option<HeaderMap>,
+}
+
+/// The bytes read so far. Most bodies whose id is read are one frame
+/// (`Json`, `Bytes`, `String`): that frame is kept as it came, not copied;
+/// frames after the first are joined into one buffer.
+#[derive(Default)]
+enum Data {
+    #[default]
+    Empty,
+    One(Bytes),
+    Joined(Vec<u8>),
+}
+
+impl Data {
+    fn push(&mut self, data: Bytes) {
+        *self = match std::mem::take(self) {
+            Data::Empty => Data::One(data),
+            Data::One(first) => Data::Joined([&first[..], &data[..]].concat()),
+            Data::Joined(mut joined) => {
+                joined.extend_from_slice(&data);
+                Data::Joined(joined)
+            }
+        };
+    }
 }
 
 impl ResponseBody {
     pub(crate) fn new(body: Body) -> Self {
         ResponseBody {
             body,
-            first: None,
-            rest: Vec::new(),
+            data: Data::Empty,
             trailers: None,
         }
     }
@@ -42,15 +60,7 @@ impl ResponseBody {
                 Some(Ok(frame)) => frame,
             };
             match frame.into_data() {
-                Ok(data) => match &self.first {
-                    None => self.first = Some(data),
-                    Some(first) => {
-                        if self.rest.is_empty() {
-                            self.rest.extend_from_slice(first);
-                        }
-                        self.rest.extend_from_slice(&data);
-                    }
-                },
+                Ok(data) => self.data.push(data),
                 Err(frame) => {
                     if let Ok(trailers) = frame.into_trailers() {
                         self.trailers.get_or_insert_with(HeaderMap::new).extend(trailers);
@@ -62,17 +72,19 @@ impl ResponseBody {
 
     /// The bytes read.
     pub(crate) fn bytes(&self) -> &[u8] {
-        match &self.first {
-            Some(first) if self.rest.is_empty() => first,
-            _ => &self.rest,
+        match &self.data {
+            Data::Empty => &[],
+            Data::One(bytes) => bytes,
+            Data::Joined(joined) => joined,
         }
     }
 
     /// The body to send on: the bytes read, then the trailers, if any.
     pub(crate) fn into_body(self) -> Body {
-        let bytes = match self.first {
-            Some(first) if self.rest.is_empty() => first,
-            _ => Bytes::from(self.rest),
+        let bytes = match self.data {
+            Data::Empty => Bytes::new(),
+            Data::One(bytes) => bytes,
+            Data::Joined(joined) => Bytes::from(joined),
         };
         match self.trailers {
             None => Body::from(bytes),

@@ -118,7 +118,7 @@ use uuid::Uuid;
 pub use self::access::{AuthorizeLogAccess, LogAccess};
 use self::admission::{Admitted, EntryEndpoint, ListEndpoint, StatsEndpoint};
 use self::api_error::ApiError;
-use crate::pending_event::report;
+use crate::log_failure::report;
 
 /// The shortest poll and keep-alive interval of the live stream: shorter
 /// ones are raised to it, so a stream never spins.

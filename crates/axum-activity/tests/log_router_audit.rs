@@ -45,6 +45,17 @@ async fn app(audit_reads: bool) -> (Router, Recorder, MemorySink, Vec<ActivityEv
     (app, recorder, reads, entries)
 }
 
+/// Sends a request and drops the response unread, as a client that goes
+/// away does.
+async fn open_and_leave(app: &Router, uri: &str) -> StatusCode {
+    let response = app
+        .clone()
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    response.status()
+}
+
 async fn get(app: &Router, uri: &str) -> (StatusCode, Vec<u8>) {
     let response = app
         .clone()
@@ -118,17 +129,10 @@ async fn a_missing_entry_and_a_stream_are_recorded_too() {
         get(&app, &format!("/activity/{missing}")).await.0,
         StatusCode::NOT_FOUND
     );
-    let response = app
-        .clone()
-        .oneshot(
-            Request::get("/activity/stream?tenant=acme")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    drop(response);
+    assert_eq!(
+        open_and_leave(&app, "/activity/stream?tenant=acme").await,
+        StatusCode::OK
+    );
     recorder.shutdown().await;
     let recorded = reads.events();
     assert_eq!(recorded.len(), 2);
@@ -181,18 +185,11 @@ async fn a_refused_attempt_is_recorded_with_its_status() {
 #[tokio::test]
 async fn an_export_the_client_abandons_is_recorded_with_what_was_sent() {
     let (app, recorder, reads, _) = app(true).await;
-    let response = app
-        .clone()
-        .oneshot(
-            Request::get("/activity/export?format=jsonl")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
     // The client goes away before reading the body.
-    drop(response);
+    assert_eq!(
+        open_and_leave(&app, "/activity/export?format=jsonl").await,
+        StatusCode::OK
+    );
     recorder.shutdown().await;
     let recorded = reads.events();
     assert_eq!(recorded.len(), 1);

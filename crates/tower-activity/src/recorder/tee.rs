@@ -1,6 +1,7 @@
 //! Writing every batch to a second sink as well, without letting it hold
 //! back the first.
 
+use std::error::Error;
 use std::time::Duration;
 
 use super::metrics::SECONDARY_BATCHES_FAILED;
@@ -48,28 +49,21 @@ impl<P, S> Tee<P, S> {
 impl<P: ActivitySink, S: ActivitySink> ActivitySink for Tee<P, S> {
     async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
         self.primary.write_batch(batch).await?;
-        let failure = match tokio::time::timeout(self.timeout, self.secondary.write_batch(batch)).await {
+        let what = "activity tee: the secondary sink missed a batch the primary wrote";
+        match tokio::time::timeout(self.timeout, self.secondary.write_batch(batch)).await {
             Ok(Ok(())) => return Ok(()),
-            Ok(Err(error)) => error.to_string() + ": " + &source_text(&error),
-            Err(_) => format!("no answer within {:?}", self.timeout),
-        };
+            Ok(Err(error)) => {
+                tracing::warn!(events = batch.len(), error = &error as &dyn Error, "{what}");
+            }
+            Err(_) => tracing::warn!(events = batch.len(), timeout = ?self.timeout, "{what}"),
+        }
         ::metrics::counter!(SECONDARY_BATCHES_FAILED).increment(1);
-        tracing::warn!(
-            events = batch.len(),
-            error = %failure,
-            "activity tee: the secondary sink missed a batch the primary wrote"
-        );
         Ok(())
     }
 
     fn max_concurrent_writes(&self) -> usize {
         self.primary.max_concurrent_writes()
     }
-}
-
-/// The underlying error's message.
-fn source_text(error: &SinkError) -> String {
-    std::error::Error::source(error).map_or_else(String::new, ToString::to_string)
 }
 
 #[cfg(test)]
