@@ -164,6 +164,7 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             gathered: 0,
             finished_early: BTreeMap::new(),
             reporting: false,
+            spare: Vec::new(),
         };
         let handle = tokio::spawn(writer.run());
         Recorder {

@@ -40,6 +40,10 @@ pub(super) struct Writer<S> {
     pub(super) finished_early: BTreeMap<u64, u64>,
     /// Whether an `activity.dropped` report is being written.
     pub(super) reporting: bool,
+    /// Emptied batches kept for the next ones: a batch of the default size
+    /// is a large allocation, and making one per batch would also make the
+    /// allocator reorganise the memory the written events freed.
+    pub(super) spare: Vec<Vec<ActivityEvent>>,
 }
 
 /// What a write carries.
@@ -54,6 +58,8 @@ enum Job {
 struct Written {
     job: Job,
     ok: bool,
+    /// The events written (or given up on), returned for reuse.
+    batch: Vec<ActivityEvent>,
 }
 
 impl<S: ActivitySink> Writer<S> {
@@ -138,7 +144,8 @@ impl<S: ActivitySink> Writer<S> {
         ::metrics::counter!(names::EVENTS_RECORDED).increment(self.batch.len() as u64);
         ::metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
         self.batch_started = None;
-        Some(std::mem::replace(&mut self.batch, Vec::with_capacity(size)))
+        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        Some(std::mem::replace(&mut self.batch, next))
     }
 
     /// Stops new events from entering the queue; what is in it is still read.
@@ -157,12 +164,18 @@ impl<S: ActivitySink> Writer<S> {
         let config = self.config;
         async move {
             let ok = write_with_retries(&*sink, &batch, shutdown, &counts, config).await;
-            Written { job, ok }
+            Written { job, ok, batch }
         }
     }
 
     /// Accounts for a finished write; returns whether it succeeded.
-    fn finished(&mut self, written: Written) -> bool {
+    fn finished(&mut self, mut written: Written) -> bool {
+        if let Job::Events(_) = written.job
+            && self.spare.len() <= self.config.concurrency
+        {
+            written.batch.clear();
+            self.spare.push(written.batch);
+        }
         match written.job {
             Job::Events(range) => {
                 if !written.ok {
