@@ -15,7 +15,8 @@
 //! The source follows the same parts: `event/` (the event, its builder, its
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
-//! sinks), `store/` (filters, pages, cursors, following), and `export.rs`.
+//! sinks), `store/` (filters, pages, cursors, following), `seal/` (the Merkle
+//! tree seals commit to), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -58,6 +59,7 @@ pub mod export;
 mod log;
 mod panic_message;
 mod recorder;
+pub mod seal;
 mod store;
 
 pub use crate::box_error::BoxError;
