@@ -15,8 +15,8 @@
 //! The source follows the same parts: `event/` (the event, its builder, its
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
-//! sinks), `store/` (filters, pages, cursors, following), `seal/` (the Merkle
-//! tree seals commit to), and `export.rs`.
+//! sinks), `store/` (filters, pages, cursors, following), `seal/` (Merkle
+//! trees, seals and their signatures), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -43,6 +43,8 @@
 //!
 //! - `tower-http`: accept the request id of tower-http's `SetRequestIdLayer`.
 //! - `csv`: [`export::CsvWriter`], CSV export safe to open in a spreadsheet.
+//! - `seal`: [`seal`], Merkle roots, inclusion proofs and Ed25519-signed
+//!   seals for a tamper-evident log.
 //!
 //! Behind axum, add `axum_activity::layer()`: this crate's layer, told where
 //! axum keeps the client address and the matched route (see
@@ -59,6 +61,8 @@ pub mod export;
 mod log;
 mod panic_message;
 mod recorder;
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub mod seal;
 mod store;
 

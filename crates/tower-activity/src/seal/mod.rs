@@ -1,8 +1,17 @@
 //! Tamper evidence, the storage-free part: the Merkle tree a seal commits
-//! its entries to, and the proof that one entry is in it.
+//! its entries to and the proof that one entry is in it ([`merkle_root`],
+//! [`inclusion_proof`]), the seal itself ([`Seal`]), its Ed25519 signature
+//! ([`SealSigningKey`], [`SealPublicKey`]), and the check that seals follow
+//! one another on their chain ([`ChainCheck`]).
 
+mod chain;
 mod merkle;
+mod record;
+mod signing;
 
+pub use self::chain::{ChainBreak, ChainCheck};
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,
 };
+pub use self::record::Seal;
+pub use self::signing::{BadSignature, InvalidPublicKey, SealPublicKey, SealSignature, SealSigningKey};
