@@ -16,7 +16,8 @@
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
 //! sinks), `store/` (filters, pages, cursors, following), `seal/` (Merkle
-//! trees, seals and their signatures), and `export.rs`.
+//! trees, seals and their signatures), `spool/` (batches on local disk), and
+//! `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -45,6 +46,7 @@
 //! - `csv`: [`export::CsvWriter`], CSV export safe to open in a spreadsheet.
 //! - `seal`: [`seal`], Merkle roots, inclusion proofs and Ed25519-signed
 //!   seals for a tamper-evident log.
+//! - `spool`: [`spool`], batches kept on local disk while the sink is down.
 //!
 //! Behind axum, add `axum_activity::layer()`: this crate's layer, told where
 //! axum keeps the client address and the matched route (see
@@ -64,6 +66,9 @@ mod recorder;
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub mod seal;
+#[cfg(feature = "spool")]
+#[cfg_attr(docsrs, doc(cfg(feature = "spool")))]
+pub mod spool;
 mod store;
 
 pub use crate::box_error::BoxError;
