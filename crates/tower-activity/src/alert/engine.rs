@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use chrono::DateTime;
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio::sync::Semaphore;
@@ -302,15 +303,17 @@ impl RuleState {
         };
         match (&mut self.tracker, rule.detector) {
             (Tracker::Count(keys), Detector::Count { threshold, window }) => {
+                let micros = at.timestamp_micros();
+                let span = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
                 let counter = keys.touch(
                     &key,
-                    || SlidingWindow::new(at),
-                    |counter| counter.is_cold(at, window),
+                    || SlidingWindow::new(micros),
+                    |counter| counter.is_cold(micros, span),
                 )?;
-                let reached = counter.add(at, event.id, threshold, window)?;
+                let reached = counter.add(micros, event.id, threshold, span)?;
                 let mut raised = alert(reached.count, window, reached.first, None);
                 raised.last_entry = reached.last;
-                raised.last_at = reached.last_at;
+                raised.last_at = DateTime::from_timestamp_micros(reached.last_at).unwrap_or(at);
                 Some(raised)
             }
             (Tracker::NewIp(keys), Detector::NewIp { remembered }) => {

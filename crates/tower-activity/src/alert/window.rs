@@ -1,21 +1,19 @@
 //! The sliding-window counter one key of a counting rule keeps.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The times and ids of a key's most recent matching events: at most
-/// `threshold` of them, all within `window` of the newest. Once it has
-/// alerted, the key stays quiet until a whole window passes with no matching
-/// event for it.
+/// The times (microseconds since the epoch) and ids of a key's most recent
+/// matching events: at most `threshold` of them, all within `window` of the
+/// newest. Once it has alerted, the key stays quiet until a whole window
+/// passes with no matching event for it.
 #[derive(Debug)]
 pub(super) struct SlidingWindow {
-    /// Oldest first, in `occurred_at` order.
-    recent: VecDeque<(DateTime<Utc>, Uuid)>,
+    /// Oldest first, in time order.
+    recent: VecDeque<(i64, Uuid)>,
     /// The newest matching event's time.
-    last_seen: DateTime<Utc>,
+    last_seen: i64,
     /// Whether it has alerted and the window has stayed hot since.
     alerted: bool,
 }
@@ -26,11 +24,11 @@ pub(super) struct Reached {
     pub(super) count: usize,
     pub(super) first: Uuid,
     pub(super) last: Uuid,
-    pub(super) last_at: DateTime<Utc>,
+    pub(super) last_at: i64,
 }
 
 impl SlidingWindow {
-    pub(super) fn new(at: DateTime<Utc>) -> Self {
+    pub(super) fn new(at: i64) -> Self {
         SlidingWindow {
             recent: VecDeque::new(),
             last_seen: at,
@@ -39,21 +37,13 @@ impl SlidingWindow {
     }
 
     /// Whether nothing has matched within `window` before `now`.
-    pub(super) fn is_cold(&self, now: DateTime<Utc>, window: Duration) -> bool {
-        now.signed_duration_since(self.last_seen)
-            .to_std()
-            .is_ok_and(|since| since > window)
+    pub(super) fn is_cold(&self, now: i64, window: i64) -> bool {
+        now.saturating_sub(self.last_seen) > window
     }
 
     /// Counts a matching event; returns what to alert on when it brings the
     /// window to `threshold` and the key has not alerted while hot.
-    pub(super) fn add(
-        &mut self,
-        at: DateTime<Utc>,
-        id: Uuid,
-        threshold: usize,
-        window: Duration,
-    ) -> Option<Reached> {
+    pub(super) fn add(&mut self, at: i64, id: Uuid, threshold: usize, window: i64) -> Option<Reached> {
         if self.is_cold(at, window) {
             // A whole window without a match: the key starts afresh.
             self.recent.clear();
@@ -67,12 +57,11 @@ impl SlidingWindow {
         let place = self.recent.partition_point(|&(time, _)| time <= at);
         self.recent.insert(place, (at, id));
         let newest = self.recent.back().map_or(at, |&(time, _)| time);
-        while self.recent.front().is_some_and(|&(time, _)| {
-            newest
-                .signed_duration_since(time)
-                .to_std()
-                .is_ok_and(|age| age > window)
-        }) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(time, _)| newest.saturating_sub(time) > window)
+        {
             self.recent.pop_front();
         }
         while self.recent.len() > threshold {
@@ -98,11 +87,11 @@ impl SlidingWindow {
 mod tests {
     use super::*;
 
-    fn at(second: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap()
+    fn at(second: i64) -> i64 {
+        (1_700_000_000 + second) * 1_000_000
     }
 
-    const MINUTE: Duration = Duration::from_secs(60);
+    const MINUTE: i64 = 60_000_000;
 
     #[test]
     fn reaches_the_threshold_within_the_window_once_while_hot() {
