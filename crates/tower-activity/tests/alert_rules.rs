@@ -226,3 +226,14 @@ fn builtins_take_overrides() {
     assert!(alerts.evaluate(&refused).is_empty());
     assert_eq!(AlertRule::builtins().len(), 5);
 }
+
+#[test]
+fn a_rule_replaces_the_one_of_the_same_name() {
+    let ip = IpAddr::from([203, 0, 113, 3]);
+    let alerts = Alerts::new()
+        .rules(AlertRule::builtins())
+        .rule(AlertRule::failed_logins_per_ip().threshold(2));
+    let raised = evaluate_all(&alerts, [failed_login(ip, at(0)), failed_login(ip, at(1))]);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert_eq!(raised[0].count, 2);
+}

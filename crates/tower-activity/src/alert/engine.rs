@@ -140,14 +140,22 @@ impl Alerts {
         self
     }
 
-    /// Adds `rule`.
+    /// Adds `rule`, in place of a rule of the same name if there is one:
+    /// `.rules(AlertRule::builtins()).rule(AlertRule::failed_logins_per_ip().threshold(5))`
+    /// changes one built-in.
     pub fn rule(self, rule: AlertRule) -> Self {
         let name = Arc::from(rule.name());
         let tracker = match rule.detector {
             Detector::Count { .. } => Tracker::Count(KeyTable::new(rule.max_keys)),
             Detector::NewIp { .. } => Tracker::NewIp(KeyTable::new(rule.max_keys)),
         };
-        self.lock().push(RuleState { rule, name, tracker });
+        let state = RuleState { rule, name, tracker };
+        let mut rules = self.lock();
+        match rules.iter_mut().find(|existing| existing.name == state.name) {
+            Some(existing) => *existing = state,
+            None => rules.push(state),
+        }
+        drop(rules);
         self
     }
 
