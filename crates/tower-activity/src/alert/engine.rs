@@ -38,10 +38,12 @@ type Callback = dyn Fn(Alert) -> BoxFuture<'static, ()> + Send + Sync;
 /// one), and the callback is spawned, so a slow or panicking callback never
 /// holds the writer back. Alert events are never counted by rules.
 ///
-/// Each rule tracks at most [`AlertRule::max_keys`] keys, evicting first the
-/// keys seen only once; see the README's alerts section for what that
-/// costs an attacker. Each instance of a service sees only its own events:
-/// [`StoreCount`](crate::StoreCount) counts across instances.
+/// Each rule tracks at most [`AlertRule::max_keys`] keys. Keys seen only
+/// once make way first, so a flood of invented keys (one request from each
+/// of a million IPs) cannot push out a key that is being hammered; an
+/// attacker would have to repeat more distinct keys, within the window, than
+/// four fifths of `max_keys`. Each instance of a service sees only its own
+/// events: [`StoreCount`](crate::StoreCount) counts across instances.
 ///
 /// Cloning an `Alerts` shares its rules' state: keep a clone to look at
 /// [`tracked_keys`](Self::tracked_keys) and [`stats`](Self::stats).

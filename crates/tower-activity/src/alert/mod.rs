@@ -64,7 +64,9 @@ impl Alert {
     /// The [`security.alert`](ALERT_ACTION) event that records it: actor
     /// `system` [`activity-alerts`](ALERT_ACTOR), the severity as outcome,
     /// and details `rule`, `key`, `count`, `window` (seconds), `first_entry`
-    /// and `last_entry` (event ids), and `ip` for a new IP.
+    /// and `last_entry` (event ids), and `ip` for a new IP. It has no
+    /// tenant: alerts are the operator's, not shown to a reader scoped to
+    /// one tenant.
     pub fn event(&self) -> ActivityEvent {
         let mut event = ActivityEvent::builder(Action::system(ALERT_ACTION))
             .actor(Actor::system(ALERT_ACTOR))
