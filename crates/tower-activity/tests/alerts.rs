@@ -168,6 +168,22 @@ async fn a_panicking_callback_does_not_stop_recording_or_later_alerts() {
 }
 
 #[tokio::test]
+async fn a_panicking_rule_costs_its_batch_the_alerts_but_not_the_events() {
+    let fragile = AlertRule::new("fragile")
+        .matching_fn(|event| event.ip.as_deref() != Some("192.0.2.66") || panic!("a bug in the rule"))
+        .threshold(1);
+    let alerts = Alerts::new().rule(fragile);
+    let sink = MemorySink::new();
+    let recorder = Recorder::builder(sink.clone()).alerts(alerts.clone()).spawn();
+    recorder.record(failed_login([192, 0, 2, 66], start())).unwrap();
+    recorder.flush().await;
+    recorder.record(failed_login([192, 0, 2, 1], start())).unwrap();
+    let report = recorder.shutdown().await;
+    assert_eq!(report.written, 3, "both attempts and the second one's alert");
+    assert_eq!(alert_events(&sink).len(), 1);
+}
+
+#[tokio::test]
 async fn alert_events_are_not_counted_by_rules() {
     // A rule that would alert on any event by the alert actor.
     let everything = AlertRule::new("everything").key(AlertKey::actor()).threshold(1);

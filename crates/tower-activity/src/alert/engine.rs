@@ -210,11 +210,18 @@ impl Alerts {
     /// raised to it, calling back for each; returns how many were added.
     pub(crate) fn process(&self, batch: &mut Vec<ActivityEvent>) -> usize {
         let mut alerts = Vec::new();
-        {
+        // A matcher or key closure of the application's that panics costs
+        // this batch its alerts, never the writer.
+        let evaluated = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let mut rules = self.lock();
             for event in batch.iter() {
                 observe(&mut rules, event, &mut alerts);
             }
+        }));
+        if let Err(panic) = evaluated {
+            let panic = crate::panic_message(panic.as_ref());
+            tracing::error!(%panic, events = batch.len(), "an alert rule panicked: the batch's alerts are lost");
+            alerts.clear();
         }
         for alert in &alerts {
             tracing::warn!(
