@@ -1,5 +1,6 @@
 //! The quickstart: a small notes API whose requests are audited and stored in
-//! SQLite, driven by a few requests, then the log they produced, a filtered
+//! SQLite, driven by a few requests (a burst of failed logins among them,
+//! which raises a security alert), then the log they produced, a filtered
 //! query, an anonymization and a prune.
 //!
 //! Run it with `cargo run -p activity-examples --example quickstart`. It writes
@@ -28,7 +29,7 @@ use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOr
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, Order, Outcome};
+use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, AlertRule, Alerts, Order, Outcome};
 
 const DATABASE_FILE: &str = "activity-quickstart.db";
 const DAY: Duration = Duration::from_secs(86_400);
@@ -54,6 +55,11 @@ struct NoteText {
 #[derive(Deserialize)]
 struct Share {
     with: String,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
 }
 
 /// Who is calling. A real service verifies a session or a token here; the
@@ -138,6 +144,19 @@ async fn share_note(Path(id): Path<u64>, Json(share): Json<Share>) -> StatusCode
     StatusCode::NO_CONTENT
 }
 
+/// A login that always fails (the quickstart has no accounts). Each failure is
+/// logged as `auth.login.failed` for the account tried: the failed-login
+/// alert rules count them.
+async fn login(Json(login): Json<Login>) -> StatusCode {
+    let event = ActivityEvent::builder("auth.login.failed")
+        .actor(Actor::user(login.user))
+        .outcome(Outcome::Warning)
+        .build()
+        .expect("a valid action name");
+    let _ = log_activity(event);
+    StatusCode::UNAUTHORIZED
+}
+
 fn app(notes: Notes, recorder: Recorder) -> Router {
     Router::new()
         .route("/notes", post(audited(create_note, Action::Create, "note")))
@@ -148,6 +167,7 @@ fn app(notes: Notes, recorder: Recorder) -> Router {
                 .delete(audited(delete_note, Action::Delete, "note").id_from_path("id")),
         )
         .route("/notes/{id}/share", post(share_note))
+        .route("/login", post(login))
         .with_state(notes)
         .layer(axum_activity::layer().recorder(recorder).identify(identify))
 }
@@ -160,8 +180,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ActivityMigrator::up(&db, None).await?;
     let store = SeaOrmStore::new(db.clone());
 
-    // 2. The recorder batches events into the table, off the request path.
-    let recorder = Recorder::builder(store.clone()).spawn();
+    // 2. The recorder batches events into the table, off the request path,
+    //    and watches them for suspicious activity: the built-in rules, with
+    //    failed logins per IP lowered to 5 so that the demo stays short.
+    let alerts = Alerts::new()
+        .rules(AlertRule::builtins())
+        .rule(AlertRule::failed_logins_per_ip().threshold(5))
+        .on_alert(|alert| async move {
+            println!(
+                "  ALERT {}: {} matching events from {} (a page, an email, a ticket...)",
+                alert.rule, alert.count, alert.key
+            );
+        });
+    let recorder = Recorder::builder(store.clone()).alerts(alerts).spawn();
 
     // 3. Serve the app, with the client's address available to the layer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -227,6 +258,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     send(Method::GET, "/notes/42", None, None).await?;
     send(Method::POST, "/notes", Some("bob"), Some(json!({"txt": "typo"}))).await?;
     send(Method::DELETE, "/notes/1", Some("ada"), None).await?;
+    // Someone guessing passwords: five failed logins from one address.
+    for guess in ["123456", "password", "qwerty", "letmein", "dragon"] {
+        let attempt = json!({"user": "ada", "password": guess});
+        send(Method::POST, "/login", None, Some(attempt)).await?;
+    }
 
     // 5. Graceful shutdown: stop the server, then write everything queued.
     let _ = stop.send(());

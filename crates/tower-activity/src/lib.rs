@@ -11,13 +11,17 @@
 //!   shutdown. [`ActivityStore`] is the read side that stores implement.
 //! - [`COLUMNS`], [`ActivityEvent::cells`] and [`ActivityEvent::read_columns`]
 //!   declare the event's stored columns once, for every store and export.
+//! - [`Alerts`] evaluates suspicious-activity [rules](AlertRule) (failed
+//!   logins, bursts of `403`s, mass deletes, an admin from a new IP, or your
+//!   own) in the recorder's writer, records a `security.alert` event and
+//!   calls the application back; [`StoreCount`] counts across instances.
 //!
 //! The source follows the same parts: `event/` (the event, its builder, its
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
-//! sinks), `store/` (filters, pages, cursors, following), `seal/` (Merkle
-//! trees, seals and their signatures), `spool/` (batches on local disk), and
-//! `export.rs`.
+//! sinks), `store/` (filters, pages, cursors, following), `alert/` (rules,
+//! windows, the engine, the store count), `seal/` (Merkle trees, seals and
+//! their signatures), `spool/` (batches on local disk), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -56,6 +60,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod alert;
 mod box_error;
 mod context;
 mod event;
@@ -71,6 +76,11 @@ pub mod seal;
 pub mod spool;
 mod store;
 
+pub use crate::alert::{
+    ALERT_ACTION, ALERT_ACTOR, Alert, AlertKey, AlertRule, AlertStats, Alerts, DEFAULT_MAX_KEYS,
+    DEFAULT_MAX_PENDING_CALLBACKS, DEFAULT_REMEMBERED_IPS, FAILED_LOGIN_ACTION, MAX_KEY_CHARS, StoreCount,
+    UnsupportedRule,
+};
 pub use crate::box_error::BoxError;
 pub use crate::context::{
     ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,

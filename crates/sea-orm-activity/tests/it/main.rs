@@ -1,6 +1,7 @@
 //! Integration tests: every test that touches a database runs on SQLite,
 //! PostgreSQL and MariaDB / MySQL over real connections (see `support`).
 
+mod alerts;
 mod anonymize;
 #[cfg(feature = "cli")]
 mod cli;

@@ -9,6 +9,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::writer::Writer;
 use super::{ActivitySink, Counts, Recorder, Shared, Tee};
+use crate::alert::Alerts;
 use crate::event::EventPolicy;
 
 /// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
@@ -20,6 +21,7 @@ pub struct RecorderBuilder<S> {
     policy: EventPolicy,
     shutdown_timeout: Duration,
     writer: WriterConfig,
+    alerts: Option<Alerts>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -53,6 +55,7 @@ impl Recorder {
                 retry_max: Duration::from_secs(10),
                 write_timeout: Duration::from_secs(30),
             },
+            alerts: None,
         }
     }
 }
@@ -132,7 +135,21 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             policy: self.policy,
             shutdown_timeout: self.shutdown_timeout,
             writer: self.writer,
+            alerts: self.alerts,
         }
+    }
+
+    /// Evaluates `alerts`' rules on every batch, in the writer: see
+    /// [`Alerts`]. Replaces alerts set before.
+    ///
+    /// The rules see each batch before it is written, so that an alert's
+    /// event is written in the same batch as the events that raised it,
+    /// needing no room in the queue, and the callback is not held up by a
+    /// slow or failing sink. An alert can therefore be raised for events the
+    /// sink then never writes (they are counted as lost).
+    pub fn alerts(mut self, alerts: Alerts) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Starts the background writer and returns the recorder.
@@ -165,6 +182,7 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             finished_early: BTreeMap::new(),
             reporting: false,
             spare: Vec::new(),
+            alerts: self.alerts,
         };
         let handle = tokio::spawn(writer.run());
         Recorder {

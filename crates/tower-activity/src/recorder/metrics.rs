@@ -20,3 +20,10 @@ pub const BATCH_WRITE_SECONDS: &str = "activity_batch_write_seconds";
 /// Counter: batches a [`Tee`](crate::Tee)'s secondary sink failed or timed
 /// out on (written by the primary, not retried for the secondary).
 pub const SECONDARY_BATCHES_FAILED: &str = "activity_secondary_batches_failed_total";
+/// Counter, labelled `rule`: alerts raised by [`Alerts`](crate::Alerts) rules.
+pub const ALERTS_RAISED: &str = "activity_alerts_raised_total";
+/// Counter: `security.alert` events lost with their batch (the sink still
+/// failing at the shutdown deadline).
+pub const ALERT_EVENTS_DROPPED: &str = "activity_alert_events_dropped_total";
+/// Counter: alert callbacks skipped because too many were still running.
+pub const ALERT_CALLBACKS_SKIPPED: &str = "activity_alert_callbacks_skipped_total";

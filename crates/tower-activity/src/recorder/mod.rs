@@ -140,7 +140,8 @@ enum Refused {
 pub struct RecorderStats {
     /// Events accepted into the queue.
     pub recorded: u64,
-    /// Events the sink wrote, `activity.dropped` reports included.
+    /// Events the sink wrote, `activity.dropped` reports and
+    /// `security.alert` events included.
     pub written: u64,
     /// Events dropped: queue full, recorder closed, or given up on at shutdown.
     pub dropped: u64,

@@ -16,6 +16,7 @@ use super::builder::WriterConfig;
 use super::metrics as names;
 use super::retry::write_with_retries;
 use super::{ActivitySink, Counts, DROPPED_ACTION, later};
+use crate::alert::Alerts;
 use crate::event::{Action, ActivityEvent, Actor, Outcome};
 
 pub(super) struct Writer<S> {
@@ -44,12 +45,15 @@ pub(super) struct Writer<S> {
     /// is a large allocation, and making one per batch would also make the
     /// allocator reorganise the memory the written events freed.
     pub(super) spare: Vec<Vec<ActivityEvent>>,
+    /// The rules evaluated on each batch before it is written.
+    pub(super) alerts: Option<Alerts>,
 }
 
 /// What a write carries.
 enum Job {
-    /// The events of `Range`, counted in the order they were queued.
-    Events(Range<u64>),
+    /// The events of `Range`, counted in the order they were queued, and
+    /// the alert events added to them.
+    Events(Range<u64>, u64),
     /// An `activity.dropped` report of this many drops.
     DropReport(u64),
 }
@@ -76,10 +80,11 @@ impl<S: ActivitySink> Writer<S> {
                     }
                 }
                 batch = self.next_batch(), if room => match batch {
-                    Some(batch) => {
+                    Some(mut batch) => {
                         let start = self.gathered;
                         self.gathered += batch.len() as u64;
-                        in_flight.push(self.write(batch, Job::Events(start..self.gathered)));
+                        let alerts = self.alerts.as_ref().map_or(0, |alerts| alerts.process(&mut batch));
+                        in_flight.push(self.write(batch, Job::Events(start..self.gathered, alerts as u64)));
                     }
                     None => break,
                 },
@@ -170,16 +175,19 @@ impl<S: ActivitySink> Writer<S> {
 
     /// Accounts for a finished write; returns whether it succeeded.
     fn finished(&mut self, mut written: Written) -> bool {
-        if let Job::Events(_) = written.job
+        if let Job::Events(..) = written.job
             && self.spare.len() <= self.config.concurrency
         {
             written.batch.clear();
             self.spare.push(written.batch);
         }
         match written.job {
-            Job::Events(range) => {
+            Job::Events(range, alerts) => {
                 if !written.ok {
-                    let events = range.end - range.start;
+                    if let Some(rules) = &self.alerts {
+                        rules.lost(alerts);
+                    }
+                    let events = range.end - range.start + alerts;
                     tracing::error!(
                         events,
                         "activity sink still failing at the shutdown deadline: events lost"
