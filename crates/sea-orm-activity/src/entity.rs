@@ -26,6 +26,9 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     /// The action's name (`create`, `auth.login.failed`).
     pub action: String,
+    /// The action's category (`auth`, `billing`), from the recorder's
+    /// catalogue; added by [`AddCategory`](crate::AddCategory).
+    pub category: Option<String>,
     /// The kind of resource acted on.
     pub resource_type: Option<String>,
     /// The resource's id.

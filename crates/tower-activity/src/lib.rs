@@ -9,13 +9,17 @@
 //! - [`Recorder`] batches queued events into an [`ActivitySink`] in the
 //!   background, retries failures, counts and reports drops, and flushes on
 //!   shutdown. [`ActivityStore`] is the read side that stores implement.
+//! - [`Catalogue`] lists the actions an application may log, with their
+//!   category and the schema of their details; a recorder given one checks
+//!   every event before it is queued.
 //! - [`COLUMNS`], [`ActivityEvent::cells`] and [`ActivityEvent::read_columns`]
 //!   declare the event's stored columns once, for every store and export.
 //!
 //! The source follows the same parts: `event/` (the event, its builder, its
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
-//! sinks), `store/` (filters, pages, cursors, following), and `export.rs`.
+//! sinks), `store/` (filters, pages, cursors, following), `catalogue/` (the
+//! action catalogue, its schemas and violations), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -52,6 +56,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod box_error;
+mod catalogue;
 mod context;
 mod event;
 pub mod export;
@@ -61,6 +66,10 @@ mod recorder;
 mod store;
 
 pub use crate::box_error::BoxError;
+pub use crate::catalogue::{
+    CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry, CatalogueError, CatalogueViolation, DetailSpec,
+    DetailType, ViolationKind,
+};
 pub use crate::context::{
     ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,
     IncomingRequestId, InvalidNetwork, PANIC_ACTION, ResponseFuture, TrustedProxies, Unidentified,
@@ -69,7 +78,7 @@ pub use crate::context::{
 pub use crate::event::{
     Action, ActivityEvent, ActivityEventBuilder, Actor, ActorKind, CHANGES_KEY, COLUMNS, Cell, Changes,
     Column, ColumnKind, CustomAction, DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, Details, EventPolicy,
-    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS,
+    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS,
     MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
     Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION, UnknownActorKind, UnknownOutcome,
     changes, read_action, read_outcome, sanitize_user_agent,

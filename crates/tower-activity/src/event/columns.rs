@@ -79,6 +79,7 @@ const fn column(name: &'static str, kind: ColumnKind) -> Column {
 const ID: Column = column("id", ColumnKind::Uuid);
 const OCCURRED_AT: Column = column("occurred_at", ColumnKind::Time);
 const ACTION: Column = column("action", ColumnKind::Text);
+const CATEGORY: Column = column("category", ColumnKind::Text);
 const RESOURCE_TYPE: Column = column("resource_type", ColumnKind::Text);
 const RESOURCE_ID: Column = column("resource_id", ColumnKind::Text);
 const ACTOR_KIND: Column = column("actor_kind", ColumnKind::Text);
@@ -96,10 +97,11 @@ const DETAILS: Column = column("details", ColumnKind::Json);
 
 /// The columns of an event, in the order of [`ActivityEvent::cells`]: the
 /// table's columns, the CSV header, the values of an insert.
-pub const COLUMNS: [Column; 17] = [
+pub const COLUMNS: [Column; 18] = [
     ID,
     OCCURRED_AT,
     ACTION,
+    CATEGORY,
     RESOURCE_TYPE,
     RESOURCE_ID,
     ACTOR_KIND,
@@ -142,8 +144,8 @@ impl ActivityEvent {
     ///
     /// let event = ActivityEvent::builder(Action::Create).resource("note", 7).build().unwrap();
     /// let cells = event.cells();
-    /// assert_eq!(COLUMNS[4].name, "resource_id");
-    /// assert_eq!(cells[4], Cell::Text(Some("7")));
+    /// assert_eq!(COLUMNS[5].name, "resource_id");
+    /// assert_eq!(cells[5], Cell::Text(Some("7")));
     /// ```
     pub fn cells(&self) -> [Cell<'_>; COLUMNS.len()] {
         // Every field is named: a new one does not compile until it is given
@@ -152,6 +154,7 @@ impl ActivityEvent {
             id,
             occurred_at,
             action,
+            category,
             resource_type,
             resource_id,
             actor,
@@ -170,6 +173,7 @@ impl ActivityEvent {
             Cell::Uuid(*id),
             Cell::Time(*occurred_at),
             Cell::Text(Some(action.as_str())),
+            Cell::Text(category.as_deref()),
             Cell::Text(resource_type.as_deref()),
             Cell::Text(resource_id.as_deref()),
             Cell::Text(actor.map(|actor| actor.kind.as_str())),
@@ -216,6 +220,7 @@ impl ActivityEvent {
             id,
             occurred_at: row.time(&OCCURRED_AT)?,
             action: read_action(Some(id), &row.text(&ACTION)?.unwrap_or_default()),
+            category: text(row.text(&CATEGORY)?),
             resource_type: text(row.text(&RESOURCE_TYPE)?),
             resource_id: text(row.text(&RESOURCE_ID)?),
             actor: actor_kind.map(|kind| Actor {
@@ -303,6 +308,7 @@ mod tests {
     /// An event with every field set, each to a value of its own.
     fn full_event() -> ActivityEvent {
         ActivityEvent::builder("auth.login.failed")
+            .category("auth")
             .resource("session", "s_1")
             .actor(Actor::admin("u_1").with_label("Ada"))
             .tenant("acme")

@@ -20,3 +20,7 @@ pub const BATCH_WRITE_SECONDS: &str = "activity_batch_write_seconds";
 /// Counter: batches a [`Tee`](crate::Tee)'s secondary sink failed or timed
 /// out on (written by the primary, not retried for the secondary).
 pub const SECONDARY_BATCHES_FAILED: &str = "activity_secondary_batches_failed_total";
+/// Counter: events that broke the recorder's [`Catalogue`](crate::Catalogue),
+/// labelled `handling`: `refused` (strict mode) or `marked` (lenient mode,
+/// the event kept).
+pub const CATALOGUE_VIOLATIONS: &str = "activity_catalogue_violations_total";
