@@ -67,8 +67,8 @@ mod store;
 
 pub use crate::box_error::BoxError;
 pub use crate::catalogue::{
-    CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry, CatalogueError, CatalogueViolation, DetailSpec,
-    DetailType, ViolationKind,
+    CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry, CatalogueError, CatalogueViolation,
+    DetailSpec, DetailType, ViolationKind,
 };
 pub use crate::context::{
     ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,
@@ -78,10 +78,10 @@ pub use crate::context::{
 pub use crate::event::{
     Action, ActivityEvent, ActivityEventBuilder, Actor, ActorKind, CHANGES_KEY, COLUMNS, Cell, Changes,
     Column, ColumnKind, CustomAction, DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, Details, EventPolicy,
-    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS,
-    MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
-    Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION, UnknownActorKind, UnknownOutcome,
-    changes, read_action, read_outcome, sanitize_user_agent,
+    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS,
+    MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
+    MAX_USER_AGENT_CHARS, Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION,
+    UnknownActorKind, UnknownOutcome, changes, read_action, read_outcome, sanitize_user_agent,
 };
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;

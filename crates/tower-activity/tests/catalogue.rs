@@ -5,8 +5,8 @@ use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde::Serialize;
 use serde_json::json;
 use tower_activity::{
-    Action, ActivityContext, ActivityEvent, CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry, DetailSpec,
-    DetailType, LogError, MemorySink, Recorder, ViolationKind, log_activity,
+    Action, ActivityContext, ActivityEvent, CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry,
+    DetailSpec, DetailType, LogError, MemorySink, Recorder, ViolationKind, log_activity,
 };
 
 fn catalogue() -> Catalogue {
@@ -37,7 +37,9 @@ async fn log(recorder: &Recorder, event: ActivityEvent) -> Result<(), LogError> 
 #[tokio::test]
 async fn strict_refuses_an_unknown_action_and_each_schema_violation_by_name() {
     let sink = MemorySink::new();
-    let recorder = Recorder::builder(sink.clone()).catalogue(catalogue().strict()).spawn();
+    let recorder = Recorder::builder(sink.clone())
+        .catalogue(catalogue().strict())
+        .spawn();
     let cases = [
         (
             ActivityEvent::builder("billing.refund").build().unwrap(),
@@ -46,13 +48,19 @@ async fn strict_refuses_an_unknown_action_and_each_schema_violation_by_name() {
             r#"the action catalogue refused the event: action "billing.refund" is not in the catalogue"#,
         ),
         (
-            ActivityEvent::builder("user.role.changed").detail("from", "viewer").build().unwrap(),
+            ActivityEvent::builder("user.role.changed")
+                .detail("from", "viewer")
+                .build()
+                .unwrap(),
             ViolationKind::MissingKey,
             Some("to"),
             r#"action "user.role.changed": required detail "to" is missing"#,
         ),
         (
-            ActivityEvent::builder("auth.login.failed").detail("reason", true).build().unwrap(),
+            ActivityEvent::builder("auth.login.failed")
+                .detail("reason", true)
+                .build()
+                .unwrap(),
             ViolationKind::WrongType {
                 expected: DetailType::String,
                 found: "boolean",
@@ -78,7 +86,10 @@ async fn strict_refuses_an_unknown_action_and_each_schema_violation_by_name() {
         };
         assert_eq!(violation.kind(), kind);
         assert_eq!(violation.key(), key);
-        assert!(LogError::Catalogue(violation).to_string().contains(message), "{message}");
+        assert!(
+            LogError::Catalogue(violation).to_string().contains(message),
+            "{message}"
+        );
         assert!(matches!(recorder.record(event), Err(LogError::Catalogue(_))));
     }
     let good = ActivityEvent::builder("user.role.changed")
@@ -130,7 +141,9 @@ fn lenient_keeps_marks_and_counts_what_breaks_the_catalogue() {
     assert_eq!(details.get("password"), Some(json!("[REDACTED]")));
     assert_eq!(
         details.get(CATALOGUE_KEY),
-        Some(json!(r#"action "auth.login.failed": detail "password" must be a string, not an integer"#))
+        Some(json!(
+            r#"action "auth.login.failed": detail "password" must be a string, not an integer"#
+        ))
     );
     let marked = snapshotter
         .snapshot()
@@ -138,7 +151,12 @@ fn lenient_keeps_marks_and_counts_what_breaks_the_catalogue() {
         .into_iter()
         .find(|(key, _, _, _)| key.key().name() == tower_activity::metrics::CATALOGUE_VIOLATIONS)
         .expect("the violations counter");
-    let labels: Vec<_> = marked.0.key().labels().map(|label| (label.key(), label.value())).collect();
+    let labels: Vec<_> = marked
+        .0
+        .key()
+        .labels()
+        .map(|label| (label.key(), label.value()))
+        .collect();
     assert_eq!(labels, [("handling", "marked")]);
     assert!(matches!(marked.3, DebugValue::Counter(2)));
 }
@@ -147,8 +165,13 @@ fn lenient_keeps_marks_and_counts_what_breaks_the_catalogue() {
 async fn without_a_catalogue_nothing_is_checked_and_no_category_is_set() {
     let sink = MemorySink::new();
     let recorder = Recorder::builder(sink.clone()).spawn();
-    recorder.record(ActivityEvent::builder("billing.refund").build().unwrap()).unwrap();
-    let own = ActivityEvent::builder(Action::Read).category("reads").build().unwrap();
+    recorder
+        .record(ActivityEvent::builder("billing.refund").build().unwrap())
+        .unwrap();
+    let own = ActivityEvent::builder(Action::Read)
+        .category("reads")
+        .build()
+        .unwrap();
     recorder.record(own).unwrap();
     recorder.shutdown().await;
     let categories: Vec<_> = sink.events().iter().map(|event| event.category.clone()).collect();
@@ -168,7 +191,9 @@ impl CatalogueAction for RoleChanged {
 #[tokio::test]
 async fn a_typed_action_passes_a_strict_catalogue() {
     let sink = MemorySink::new();
-    let recorder = Recorder::builder(sink.clone()).catalogue(catalogue().strict()).spawn();
+    let recorder = Recorder::builder(sink.clone())
+        .catalogue(catalogue().strict())
+        .spawn();
     let event = RoleChanged {
         from: "viewer",
         to: "admin",
@@ -179,5 +204,8 @@ async fn a_typed_action_passes_a_strict_catalogue() {
     .unwrap();
     recorder.record(event).unwrap();
     recorder.shutdown().await;
-    assert_eq!(sink.events()[0].details.as_ref().unwrap().get("to"), Some(json!("admin")));
+    assert_eq!(
+        sink.events()[0].details.as_ref().unwrap().get("to"),
+        Some(json!("admin"))
+    );
 }

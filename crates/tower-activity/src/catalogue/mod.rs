@@ -236,7 +236,10 @@ impl TryFrom<Listing<CatalogueEntry>> for Catalogue {
     type Error = CatalogueError;
 
     fn try_from(listing: Listing<CatalogueEntry>) -> Result<Self, Self::Error> {
-        listing.actions.into_iter().try_fold(Catalogue::new(), Catalogue::action)
+        listing
+            .actions
+            .into_iter()
+            .try_fold(Catalogue::new(), Catalogue::action)
     }
 }
 
@@ -269,7 +272,10 @@ mod tests {
         catalogue.apply(&mut created).unwrap();
         assert_eq!(created.category.as_deref(), Some("crud"));
         let mut viewed = ActivityEvent::builder(crate::VIEWED_ACTION).build().unwrap();
-        assert_eq!(catalogue.clone().strict().apply(&mut viewed), Ok(Admission::Admitted));
+        assert_eq!(
+            catalogue.clone().strict().apply(&mut viewed),
+            Ok(Admission::Admitted)
+        );
         assert_eq!(viewed.category.as_deref(), Some("activity"));
     }
 
@@ -278,7 +284,10 @@ mod tests {
         let mut unknown = ActivityEvent::builder("billing.refund").build().unwrap();
         let error = catalogue().strict().apply(&mut unknown.clone()).unwrap_err();
         assert_eq!(error.kind(), ViolationKind::UnknownAction);
-        assert_eq!(error.to_string(), r#"action "billing.refund" is not in the catalogue"#);
+        assert_eq!(
+            error.to_string(),
+            r#"action "billing.refund" is not in the catalogue"#
+        );
         assert_eq!(catalogue().apply(&mut unknown), Ok(Admission::Marked));
         assert_eq!(
             unknown.details.unwrap(),
@@ -305,10 +314,25 @@ mod tests {
     #[test]
     fn bad_entries_are_refused_by_name() {
         let twice = catalogue().action(CatalogueEntry::new("create", "again"));
-        assert!(twice.unwrap_err().to_string().contains("\"create\": the action is listed twice"));
-        let bad = serde_json::from_value::<Catalogue>(json!({"actions": [{"action": "Login", "description": ""}]}));
-        assert!(bad.unwrap_err().to_string().contains("invalid action name \"Login\""));
+        assert!(
+            twice
+                .unwrap_err()
+                .to_string()
+                .contains("\"create\": the action is listed twice")
+        );
+        let bad =
+            serde_json::from_value::<Catalogue>(json!({"actions": [{"action": "Login", "description": ""}]}));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("invalid action name \"Login\"")
+        );
         let category = Catalogue::new().action(CatalogueEntry::new("a.b", "").category("Not Valid"));
-        assert!(category.unwrap_err().to_string().contains("category \"Not Valid\""));
+        assert!(
+            category
+                .unwrap_err()
+                .to_string()
+                .contains("category \"Not Valid\"")
+        );
     }
 }

@@ -156,7 +156,9 @@ pub(super) fn check(
             return Err(CatalogueViolation::new(
                 action,
                 None,
-                ViolationKind::NotAnObject { found: type_of(other) },
+                ViolationKind::NotAnObject {
+                    found: type_of(other),
+                },
             ));
         }
     };
@@ -164,7 +166,13 @@ pub(super) fn check(
         match keys.get(key) {
             Some(_) if value.is_null() => {}
             Some(spec) if !spec.kind.admits(value) => {
-                return Err(violation(key, ViolationKind::WrongType { expected: spec.kind, found: type_of(value) }));
+                return Err(violation(
+                    key,
+                    ViolationKind::WrongType {
+                        expected: spec.kind,
+                        found: type_of(value),
+                    },
+                ));
             }
             Some(_) => {}
             None if key == CHANGES_KEY => {}
@@ -195,7 +203,14 @@ mod tests {
     fn details_that_follow_the_schema_pass() {
         let keys = keys();
         assert!(check("a.b", &keys, Some(&json!({"reason": "x"}))).is_ok());
-        assert!(check("a.b", &keys, Some(&json!({"reason": "x", "attempts": 3, "changes": {}}))).is_ok());
+        assert!(
+            check(
+                "a.b",
+                &keys,
+                Some(&json!({"reason": "x", "attempts": 3, "changes": {}}))
+            )
+            .is_ok()
+        );
         assert!(check("a.b", &keys, Some(&json!({"reason": "x", "attempts": null}))).is_ok());
         assert!(check("a.b", &BTreeMap::new(), None).is_ok());
     }
@@ -206,9 +221,18 @@ mod tests {
         let cases = [
             (json!({}), "required detail \"reason\" is missing"),
             (json!({"reason": null}), "required detail \"reason\" is missing"),
-            (json!({"reason": 7}), "detail \"reason\" must be a string, not an integer"),
-            (json!({"reason": "x", "attempts": 1.5}), "detail \"attempts\" must be an integer, not a number"),
-            (json!({"reason": "x", "extra": 1}), "detail \"extra\" is not in the action's schema"),
+            (
+                json!({"reason": 7}),
+                "detail \"reason\" must be a string, not an integer",
+            ),
+            (
+                json!({"reason": "x", "attempts": 1.5}),
+                "detail \"attempts\" must be an integer, not a number",
+            ),
+            (
+                json!({"reason": "x", "extra": 1}),
+                "detail \"extra\" is not in the action's schema",
+            ),
             (json!([1]), "details must be a JSON object, not an array"),
         ];
         for (details, message) in cases {

@@ -35,8 +35,8 @@ pub use self::ip_privacy::IpPrivacy;
 pub(crate) use self::origin::Origin;
 pub use self::outcome::{Outcome, UnknownOutcome};
 pub use self::policy::{
-    EventPolicy, MAX_CATEGORY_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS,
-    MAX_ROUTE_CHARS,
+    EventPolicy, MAX_CATEGORY_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
+    MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
 };
 pub(crate) use self::policy::{cap_actor, capped};
 pub use self::scrub::{DEFAULT_MAX_DETAILS_BYTES, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP};
