@@ -97,7 +97,7 @@ pub use crate::action_pattern::{ActionPattern, InvalidActionPattern};
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
-pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
+pub use crate::migration::{ActivityMigrator, AddCategory, CreateActivityLog, MIGRATIONS_TABLE, migrations};
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};

@@ -4,6 +4,8 @@
 mod anonymize;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_catalogue;
 mod events;
 mod export;
 mod query;
