@@ -5,7 +5,9 @@
 //! `activity-log` command for operators.
 //!
 //! - [`migrations`] go into your `Migrator`; [`ActivityMigrator`] is a
-//!   standalone one with its own migrations table.
+//!   standalone one with its own migrations table. [`CreateActivityLog`]
+//!   makes the table, [`AddCategory`] adds the catalogue's `category` column
+//!   to tables made before it.
 //! - [`SeaOrmStore`] is the [recorder](tower_activity::Recorder)'s sink (each
 //!   batch one transaction of multi-row inserts, idempotent on the event id)
 //!   and an [`ActivityStore`](tower_activity::ActivityStore) to read the log.
