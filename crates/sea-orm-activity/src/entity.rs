@@ -26,9 +26,6 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     /// The action's name (`create`, `auth.login.failed`).
     pub action: String,
-    /// The action's category (`auth`, `billing`), from the recorder's
-    /// catalogue; added by [`AddCategory`](crate::AddCategory).
-    pub category: Option<String>,
     /// The kind of resource acted on.
     pub resource_type: Option<String>,
     /// The resource's id.
@@ -57,6 +54,9 @@ pub struct Model {
     pub route: Option<String>,
     /// The details: `jsonb` on PostgreSQL, JSON elsewhere.
     pub details: Option<Json>,
+    /// The action's category (`auth`, `billing`), from the recorder's
+    /// catalogue; added by [`AddCategory`](crate::AddCategory).
+    pub category: Option<String>,
 }
 
 /// The table has no relations.

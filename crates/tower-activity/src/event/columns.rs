@@ -79,7 +79,6 @@ const fn column(name: &'static str, kind: ColumnKind) -> Column {
 const ID: Column = column("id", ColumnKind::Uuid);
 const OCCURRED_AT: Column = column("occurred_at", ColumnKind::Time);
 const ACTION: Column = column("action", ColumnKind::Text);
-const CATEGORY: Column = column("category", ColumnKind::Text);
 const RESOURCE_TYPE: Column = column("resource_type", ColumnKind::Text);
 const RESOURCE_ID: Column = column("resource_id", ColumnKind::Text);
 const ACTOR_KIND: Column = column("actor_kind", ColumnKind::Text);
@@ -94,14 +93,15 @@ const USER_AGENT: Column = column("user_agent", ColumnKind::Text);
 const METHOD: Column = column("method", ColumnKind::Text);
 const ROUTE: Column = column("route", ColumnKind::Text);
 const DETAILS: Column = column("details", ColumnKind::Json);
+const CATEGORY: Column = column("category", ColumnKind::Text);
 
 /// The columns of an event, in the order of [`ActivityEvent::cells`]: the
-/// table's columns, the CSV header, the values of an insert.
+/// table's columns, the CSV header, the values of an insert. Columns added
+/// after the first version come last, so existing CSV positions stay.
 pub const COLUMNS: [Column; 18] = [
     ID,
     OCCURRED_AT,
     ACTION,
-    CATEGORY,
     RESOURCE_TYPE,
     RESOURCE_ID,
     ACTOR_KIND,
@@ -116,6 +116,7 @@ pub const COLUMNS: [Column; 18] = [
     METHOD,
     ROUTE,
     DETAILS,
+    CATEGORY,
 ];
 
 /// A source of one stored event's column values, such as a database row:
@@ -144,8 +145,8 @@ impl ActivityEvent {
     ///
     /// let event = ActivityEvent::builder(Action::Create).resource("note", 7).build().unwrap();
     /// let cells = event.cells();
-    /// assert_eq!(COLUMNS[5].name, "resource_id");
-    /// assert_eq!(cells[5], Cell::Text(Some("7")));
+    /// assert_eq!(COLUMNS[4].name, "resource_id");
+    /// assert_eq!(cells[4], Cell::Text(Some("7")));
     /// ```
     pub fn cells(&self) -> [Cell<'_>; COLUMNS.len()] {
         // Every field is named: a new one does not compile until it is given
@@ -154,7 +155,6 @@ impl ActivityEvent {
             id,
             occurred_at,
             action,
-            category,
             resource_type,
             resource_id,
             actor,
@@ -167,13 +167,13 @@ impl ActivityEvent {
             method,
             route,
             details,
+            category,
         } = self;
         let actor = actor.as_ref();
         [
             Cell::Uuid(*id),
             Cell::Time(*occurred_at),
             Cell::Text(Some(action.as_str())),
-            Cell::Text(category.as_deref()),
             Cell::Text(resource_type.as_deref()),
             Cell::Text(resource_id.as_deref()),
             Cell::Text(actor.map(|actor| actor.kind.as_str())),
@@ -188,6 +188,7 @@ impl ActivityEvent {
             Cell::Text(method.as_deref()),
             Cell::Text(route.as_deref()),
             Cell::Json(details.as_ref()),
+            Cell::Text(category.as_deref()),
         ]
     }
 
