@@ -50,7 +50,10 @@ use crate::event::{Action, ActivityEvent, Details};
 ///
 /// It serializes as `{"actions": [...]}`, sorted by action, each entry with
 /// its effective category; that is what the log router's `GET /actions`
-/// serves and what `activity-log actions --catalogue` reads back.
+/// serves and what `activity-log actions --catalogue` reads back. The mode
+/// is not part of it: a catalogue read from JSON is lenient until
+/// [`strict`](Self::strict) is called, and reading one checks every entry as
+/// [`action`](Self::action) does.
 ///
 /// ```
 /// use tower_activity::{ActivityEvent, Catalogue, CatalogueEntry, DetailSpec, DetailType};
