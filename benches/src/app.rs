@@ -247,6 +247,7 @@ fn audit_row(
         id: Set(uuid::Uuid::now_v7()),
         occurred_at: Set(chrono::Utc::now()),
         action: Set(action.to_owned()),
+        category: Set(None),
         resource_type: Set(Some(String::from("item"))),
         resource_id: Set(Some(id.to_string())),
         actor_kind: Set(Some(String::from("anonymous"))),

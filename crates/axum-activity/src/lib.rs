@@ -101,6 +101,6 @@ pub use tower_activity;
 #[doc(no_inline)]
 pub use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityLayer, ActivitySink, ActivityStore, Actor, ActorKind,
-    Changes, EventPolicy, Identity, LogError, MemorySink, NullSink, Outcome, Recorder, TrustedProxies,
-    changes, log_activity, set_global_recorder, spawn,
+    Catalogue, CatalogueEntry, Changes, EventPolicy, Identity, LogError, MemorySink, NullSink, Outcome,
+    Recorder, TrustedProxies, changes, log_activity, set_global_recorder, spawn,
 };

@@ -8,6 +8,7 @@
 //! | `GET /stream` | new entries as server-sent events, resumable with `Last-Event-ID` |
 //! | `GET /export?format=jsonl\|csv` | every matching entry, streamed page by page |
 //! | `GET /stats` | `{"total": n, "counts": [{"day", "action", "outcome", "count"}, ...]}` |
+//! | `GET /actions` | the [action catalogue](LogRouter::catalogue), `{"actions": [...]}` (empty without one) |
 //!
 //! Paths are relative to where the router is nested: after
 //! `.nest("/admin/activity", ..)` the listing is `GET /admin/activity` and an
@@ -42,8 +43,8 @@
 //! `Last-Event-ID`, so an entry it received out of id order before it may
 //! come again.
 //!
-//! Reading the log is itself logged (PCI DSS 10.2.1.3): each listing, entry
-//! and stats request records `activity.viewed`, each export
+//! Reading the log is itself logged (PCI DSS 10.2.1.3): each listing, entry,
+//! stats and actions request records `activity.viewed`, each export
 //! `activity.exported` when its body ends (sent whole or abandoned by the
 //! client, with what was sent), and each live stream
 //! `activity.streamed` as it opens, with the reader (from the request's
@@ -110,13 +111,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
 use tower_activity::{
-    ActivityContext, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore,
+    ActivityContext, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Catalogue,
     DEFAULT_LOOKBACK, LogRead, log_activity, read_event,
 };
 use uuid::Uuid;
 
 pub use self::access::{AuthorizeLogAccess, LogAccess};
-use self::admission::{Admitted, EntryEndpoint, ListEndpoint, StatsEndpoint};
+use self::admission::{ActionsEndpoint, Admitted, EntryEndpoint, ListEndpoint, StatsEndpoint};
 use self::api_error::ApiError;
 use crate::log_failure::report;
 
@@ -134,6 +135,7 @@ pub struct LogRouter<S, A> {
     keep_alive: Duration,
     lookback: Duration,
     audit_reads: bool,
+    catalogue: Catalogue,
 }
 
 impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
@@ -149,7 +151,17 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             keep_alive: Duration::from_secs(15),
             lookback: DEFAULT_LOOKBACK,
             audit_reads: true,
+            catalogue: Catalogue::new(),
         }
+    }
+
+    /// The action catalogue `GET /actions` serves, for viewers that show
+    /// what each action means and filter by category; give it the one the
+    /// recorder checks events against. Without one, `GET /actions` answers
+    /// an empty list.
+    pub fn catalogue(mut self, catalogue: Catalogue) -> Self {
+        self.catalogue = catalogue;
+        self
     }
 
     /// How often the live stream asks the store for new entries (at least
@@ -203,12 +215,14 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             keep_alive: self.keep_alive,
             lookback: self.lookback,
             audit_reads: self.audit_reads,
+            catalogue: self.catalogue,
         });
         Router::new()
             .route("/", get(list::<S, A>))
             .route("/stream", get(sse::stream::<S, A>))
             .route("/export", get(export::export::<S, A>))
             .route("/stats", get(stats::<S, A>))
+            .route("/actions", get(actions::<S, A>))
             .route("/{id}", get(entry::<S, A>))
             .with_state(shared)
     }
@@ -221,6 +235,7 @@ impl<S, A> fmt::Debug for LogRouter<S, A> {
             .field("keep_alive", &self.keep_alive)
             .field("lookback", &self.lookback)
             .field("audit_reads", &self.audit_reads)
+            .field("catalogue", &self.catalogue.len())
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +248,7 @@ pub(crate) struct Shared<S, A> {
     pub(crate) keep_alive: Duration,
     pub(crate) lookback: Duration,
     pub(crate) audit_reads: bool,
+    pub(crate) catalogue: Catalogue,
 }
 
 impl<S, A> Shared<S, A> {
@@ -333,4 +349,16 @@ async fn stats<S: ActivityStore, A: AuthorizeLogAccess>(
     let total = counts.iter().map(|count| count.count).sum();
     shared.record_read(None, read_event(LogRead::Viewed, "stats", &filter, total));
     Ok(Json(Stats { total, counts }).into_response())
+}
+
+async fn actions<S: ActivityStore, A: AuthorizeLogAccess>(
+    State(shared): SharedState<S, A>,
+    _admitted: Admitted<ActionsEndpoint>,
+) -> Response {
+    let listed = shared.catalogue.len() as u64;
+    shared.record_read(
+        None,
+        read_event(LogRead::Viewed, "actions", &ActivityFilter::new(), listed),
+    );
+    Json(&shared.catalogue).into_response()
 }

@@ -161,7 +161,11 @@ async fn csv_export_has_one_header_and_neutralized_formulas() {
     for (row, event) in rows.iter().zip(&events) {
         assert_eq!(&row[0], event.id.to_string());
     }
-    assert_eq!(&rows.last().unwrap()[4], "'=HYPERLINK(\"http://evil\")");
+    let resource_id = tower_activity::COLUMNS
+        .iter()
+        .position(|column| column.name == "resource_id")
+        .unwrap();
+    assert_eq!(&rows.last().unwrap()[resource_id], "'=HYPERLINK(\"http://evil\")");
 }
 
 #[cfg(feature = "csv")]

@@ -316,7 +316,9 @@ async fn record<C: ConnectionTrait>(
         .detail("entries", changed)
         .build()
         .expect("the action is valid");
-    let mut row = ActiveModel::from(&prepare_event(event)).try_into_model()?;
+    // The toolkit's own actions pass every catalogue.
+    let event = prepare_event(event).map_err(|violation| DbErr::Custom(violation.to_string()))?;
+    let mut row = ActiveModel::from(&event).try_into_model()?;
     policy.apply(&mut row, subject);
     insert_events(db, &[ActivityEvent::try_from(row)?]).await
 }

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde_json::Value;
-use tower_activity::{MAX_ID_CHARS, MAX_ROUTE_CHARS, Scrubber};
+use tower_activity::{Catalogue, MAX_ID_CHARS, MAX_ROUTE_CHARS, Scrubber};
 
 use crate::anonymize::{DEFAULT_PERSONAL_KEYS, Subject, details_text};
 use crate::anonymize_words::{replace_in_column, replace_values};
@@ -52,6 +52,28 @@ impl AnonymizePolicy {
     pub fn remove_key(mut self, pattern: &str) -> Self {
         self.keys = self.keys.redact_key(pattern);
         self
+    }
+
+    /// Also removes the detail keys `catalogue` marks personal
+    /// ([`Catalogue::personal_keys`]).
+    ///
+    /// ```
+    /// use sea_orm_activity::AnonymizePolicy;
+    /// use tower_activity::{Catalogue, CatalogueEntry, DetailSpec, DetailType};
+    ///
+    /// let catalogue = Catalogue::new().action(
+    ///     CatalogueEntry::new("billing.card.added", "A payment card was added")
+    ///         .detail("holder", DetailSpec::required(DetailType::String).personal()),
+    /// )?;
+    /// let policy = AnonymizePolicy::new().catalogue(&catalogue);
+    /// # let _ = policy;
+    /// # Ok::<(), tower_activity::CatalogueError>(())
+    /// ```
+    pub fn catalogue(self, catalogue: &Catalogue) -> Self {
+        catalogue
+            .personal_keys()
+            .into_iter()
+            .fold(self, AnonymizePolicy::remove_key)
     }
 
     /// Removes exactly the detail keys matching `patterns`, replacing the

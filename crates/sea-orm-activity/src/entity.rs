@@ -54,6 +54,9 @@ pub struct Model {
     pub route: Option<String>,
     /// The details: `jsonb` on PostgreSQL, JSON elsewhere.
     pub details: Option<Json>,
+    /// The action's category (`auth`, `billing`), from the recorder's
+    /// catalogue; added by [`AddCategory`](crate::AddCategory).
+    pub category: Option<String>,
 }
 
 /// The table has no relations.

@@ -36,6 +36,17 @@ pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Conditio
     if !filter.actions.is_empty() {
         all = all.add(Column::Action.is_in(filter.actions.iter().map(|action| action.as_str())));
     }
+    // Served by the index on (category, id) that `AddCategory` makes.
+    if !filter.categories.is_empty() {
+        all = all.add(
+            Column::Category.is_in(
+                filter
+                    .categories
+                    .iter()
+                    .map(|category| without_nul(category).into_owned()),
+            ),
+        );
+    }
     if !filter.outcomes.is_empty() {
         all = all.add(Column::Outcome.is_in(filter.outcomes.iter().map(|outcome| outcome.as_str())));
     }

@@ -5,7 +5,9 @@
 //! `activity-log` command for operators.
 //!
 //! - [`migrations`] go into your `Migrator`; [`ActivityMigrator`] is a
-//!   standalone one with its own migrations table.
+//!   standalone one with its own migrations table. [`CreateActivityLog`]
+//!   makes the table, [`AddCategory`] adds the catalogue's `category` column
+//!   to tables made before it.
 //! - [`SeaOrmStore`] is the [recorder](tower_activity::Recorder)'s sink (each
 //!   batch one transaction of multi-row inserts, idempotent on the event id)
 //!   and an [`ActivityStore`](tower_activity::ActivityStore) to read the log.
@@ -97,7 +99,7 @@ pub use crate::action_pattern::{ActionPattern, InvalidActionPattern};
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
-pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
+pub use crate::migration::{ActivityMigrator, AddCategory, CreateActivityLog, MIGRATIONS_TABLE, migrations};
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};

@@ -6,7 +6,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sea_orm_migration::prelude::{DbErr, DynIden, IntoIden, MigrationName, MigrationTrait, MigratorTrait};
 use sea_orm_migration::{SchemaManager, async_trait};
 use tower_activity::{
-    MAX_ACTION_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
+    MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
     MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
 };
 
@@ -33,10 +33,10 @@ pub const MIGRATIONS_TABLE: &str = "activity_log_migrations";
 ///         migrations
 ///     }
 /// }
-/// # assert_eq!(Migrator::migrations().len(), 1);
+/// # assert_eq!(Migrator::migrations().len(), 2);
 /// ```
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateActivityLog)]
+    vec![Box::new(CreateActivityLog), Box::new(AddCategory)]
 }
 
 /// Applies [`migrations`] and records them in its own table,
@@ -65,7 +65,8 @@ impl MigratorTrait for ActivityMigrator {
     }
 }
 
-/// Creates the `activity_log` table and its indexes.
+/// Creates the `activity_log` table and its indexes, as the first version
+/// had it: [`AddCategory`] adds the `category` column.
 ///
 /// Its name, [`CreateActivityLog::NAME`], is prefixed with the crate's name so
 /// it cannot collide with an application's migrations. The table and indexes
@@ -190,6 +191,106 @@ impl MigrationTrait for CreateActivityLog {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(Entity).if_exists().take())
+            .await
+    }
+}
+
+/// Adds the nullable `category` column (the action's catalogue category, at
+/// most [`MAX_CATEGORY_LEN`] characters) and the index `(category, id)` that
+/// filtering by category reads, to a table [`CreateActivityLog`] made.
+///
+/// Existing rows keep no category. Like the first migration it may run
+/// twice (through an application's migrator and [`ActivityMigrator`]): the
+/// column and the index are added only when missing, as the schema
+/// (`information_schema`, or SQLite's `pragma_table_info`) reports them,
+/// since MySQL 8 has no `ADD COLUMN IF NOT EXISTS`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddCategory;
+
+impl AddCategory {
+    /// The migration's name, as recorded in the migrations table.
+    pub const NAME: &'static str = "sea_orm_activity_m0002_add_category";
+    /// The index on `(category, id)`.
+    const INDEX: &'static str = "ix_activity_log_category";
+}
+
+impl MigrationName for AddCategory {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+}
+
+/// Whether `sql`, a query of the schema, finds a row.
+async fn schema_has(manager: &SchemaManager<'_>, sql: &str) -> Result<bool, DbErr> {
+    let backend = manager.get_database_backend();
+    let row = manager
+        .get_connection()
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Whether the `activity_log` table has the `category` column.
+async fn has_category(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
+    let sql = match manager.get_database_backend() {
+        DbBackend::Sqlite => "SELECT 1 FROM pragma_table_info('activity_log') WHERE name = 'category'",
+        DbBackend::Postgres => {
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() \
+             AND table_name = 'activity_log' AND column_name = 'category'"
+        }
+        _ => {
+            "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'activity_log' AND COLUMN_NAME = 'category'"
+        }
+    };
+    schema_has(manager, sql).await
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddCategory {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if !has_category(manager).await? {
+            let mut column = ColumnDef::new(Column::Category);
+            column.string_len(MAX_CATEGORY_LEN as u32).null();
+            manager
+                .alter_table(Table::alter().table(Entity).add_column(&mut column).take())
+                .await?;
+        }
+        let mut index = Index::create();
+        index
+            .name(Self::INDEX)
+            .table(Entity)
+            .col(Column::Category)
+            .col(Column::Id);
+        if manager.get_database_backend() != DbBackend::MySql {
+            return manager.create_index(index.if_not_exists().take()).await;
+        }
+        // MySQL has no `CREATE INDEX IF NOT EXISTS`.
+        let sql = format!(
+            "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+             AND TABLE_NAME = 'activity_log' AND INDEX_NAME = '{}'",
+            Self::INDEX
+        );
+        if !schema_has(manager, &sql).await? {
+            manager.create_index(index).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if !has_category(manager).await? {
+            return Ok(());
+        }
+        let mut drop = Index::drop();
+        drop.name(Self::INDEX);
+        if manager.get_database_backend() == DbBackend::MySql {
+            drop.table(Entity);
+        } else {
+            drop.if_exists();
+        }
+        manager.drop_index(drop).await?;
+        manager
+            .alter_table(Table::alter().table(Entity).drop_column(Column::Category).take())
             .await
     }
 }

@@ -14,10 +14,13 @@ use crate::sink::insert_events;
 /// [`prepare_event`]). It is not queued: it is written at once, and the
 /// written event is returned.
 ///
-/// The [`EventPolicy`](tower_activity::EventPolicy) that applies is the one
-/// of the current context's recorder, else the one of the
+/// The [`EventPolicy`](tower_activity::EventPolicy) and the
+/// [`Catalogue`](tower_activity::Catalogue) that apply are those of the
+/// current context's recorder, else the one of the
 /// [global recorder](tower_activity::set_global_recorder), else the default
-/// policy. A background job that runs outside any context with a recorder,
+/// policy and no catalogue. A strict catalogue's refusal is a
+/// [`DbErr::Custom`] naming the action and the key, returned before anything
+/// is written; a lenient one marks the event and writes it. A background job that runs outside any context with a recorder,
 /// in an application that sets no global recorder, therefore gets the
 /// default policy, not the one your recorder was built with: set the global
 /// recorder, or run the job in an
@@ -50,7 +53,7 @@ pub async fn log_activity_in<C: ConnectionTrait>(
     db: &C,
     event: ActivityEvent,
 ) -> Result<ActivityEvent, DbErr> {
-    let event = prepare_event(event);
+    let event = prepare_event(event).map_err(|violation| DbErr::Custom(violation.to_string()))?;
     insert_events(db, std::slice::from_ref(&event)).await?;
     Ok(event)
 }

@@ -9,6 +9,9 @@
 //! - [`Recorder`] batches queued events into an [`ActivitySink`] in the
 //!   background, retries failures, counts and reports drops, and flushes on
 //!   shutdown. [`ActivityStore`] is the read side that stores implement.
+//! - [`Catalogue`] lists the actions an application may log, with their
+//!   category and the schema of their details; a recorder given one checks
+//!   every event before it is queued.
 //! - [`COLUMNS`], [`ActivityEvent::cells`] and [`ActivityEvent::read_columns`]
 //!   declare the event's stored columns once, for every store and export.
 //! - [`Alerts`] evaluates suspicious-activity [rules](AlertRule) (failed
@@ -19,9 +22,10 @@
 //! The source follows the same parts: `event/` (the event, its builder, its
 //! columns, the policy and scrubbing), `context/` (the layer, the context,
 //! client IP, request id, panics), `recorder/` (the queue, the writer, the
-//! sinks), `store/` (filters, pages, cursors, following), `alert/` (rules,
-//! windows, the engine, the store count), `seal/` (Merkle trees, seals and
-//! their signatures), `spool/` (batches on local disk), and `export.rs`.
+//! sinks), `store/` (filters, pages, cursors, following), `catalogue/` (the
+//! action catalogue, its schemas and violations), `alert/` (rules, windows,
+//! the engine, the store count), `seal/` (Merkle trees, seals and their
+//! signatures), `spool/` (batches on local disk), and `export.rs`.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -62,6 +66,7 @@
 
 mod alert;
 mod box_error;
+mod catalogue;
 mod context;
 mod event;
 pub mod export;
@@ -82,6 +87,10 @@ pub use crate::alert::{
     UnsupportedRule,
 };
 pub use crate::box_error::BoxError;
+pub use crate::catalogue::{
+    CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry, CatalogueError, CatalogueViolation,
+    DetailSpec, DetailType, ViolationKind,
+};
 pub use crate::context::{
     ActivityContext, ActivityLayer, ActivityService, ForwardedHeader, IdentifyRequest, Identity,
     IncomingRequestId, InvalidNetwork, PANIC_ACTION, ResponseFuture, TrustedProxies, Unidentified,
@@ -90,10 +99,10 @@ pub use crate::context::{
 pub use crate::event::{
     Action, ActivityEvent, ActivityEventBuilder, Actor, ActorKind, CHANGES_KEY, COLUMNS, Cell, Changes,
     Column, ColumnKind, CustomAction, DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, Details, EventPolicy,
-    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS,
-    MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
-    Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION, UnknownActorKind, UnknownOutcome,
-    changes, read_action, read_outcome, sanitize_user_agent,
+    IntoAction, InvalidAction, IpPrivacy, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS,
+    MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
+    MAX_USER_AGENT_CHARS, Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION,
+    UnknownActorKind, UnknownOutcome, changes, read_action, read_outcome, sanitize_user_agent,
 };
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;

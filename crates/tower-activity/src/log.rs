@@ -1,5 +1,6 @@
 //! `log_activity`: logging an event by hand.
 
+use crate::catalogue::CatalogueViolation;
 use crate::context::ActivityContext;
 use crate::event::{ActivityEvent, EventPolicy};
 use crate::recorder::{LogError, global_recorder};
@@ -43,12 +44,13 @@ pub fn log_activity(event: ActivityEvent) -> Result<(), LogError> {
 }
 
 /// Fills `event` from the current context and applies the current recorder's
-/// policy (or the default policy when there is no recorder), without queueing
-/// it: the same preparation [`log_activity`] gives an event, for code that
-/// writes the event itself, such as a transactional write inside the
-/// caller's database transaction.
+/// catalogue and policy (or the default policy when there is no recorder),
+/// without queueing it: the same preparation [`log_activity`] gives an
+/// event, for code that writes the event itself, such as a transactional
+/// write inside the caller's database transaction. Fails when the
+/// recorder's catalogue is strict and refuses the event.
 #[doc(hidden)]
-pub fn prepare_event(mut event: ActivityEvent) -> ActivityEvent {
+pub fn prepare_event(mut event: ActivityEvent) -> Result<ActivityEvent, CatalogueViolation> {
     let context = ActivityContext::current();
     let recorder = context
         .as_ref()
@@ -56,8 +58,11 @@ pub fn prepare_event(mut event: ActivityEvent) -> ActivityEvent {
         .or_else(global_recorder);
     let origin = context.map(|context| context.origin());
     match &recorder {
-        Some(recorder) => recorder.policy().prepare(&mut event, origin),
+        Some(recorder) => {
+            recorder.admit(&mut event)?;
+            recorder.policy().prepare(&mut event, origin);
+        }
         None => EventPolicy::default().prepare(&mut event, origin),
     }
-    event
+    Ok(event)
 }

@@ -46,11 +46,11 @@ async fn prepare_event_outside_any_request_uses_the_global_recorders_policy() {
             .unwrap()
     };
     assert_eq!(
-        tower_activity::prepare_event(event()).ip.as_deref(),
+        tower_activity::prepare_event(event()).unwrap().ip.as_deref(),
         Some("192.0.2.77")
     );
     tower_activity::set_global_recorder(recorder);
-    let prepared = tower_activity::prepare_event(event());
+    let prepared = tower_activity::prepare_event(event()).unwrap();
     tower_activity::clear_global_recorder();
     assert_eq!(prepared.ip.as_deref(), Some("192.0.0.0/8"));
     assert_eq!(prepared.actor.unwrap().kind, ActorKind::System);

@@ -41,6 +41,8 @@ endpoints! {
     ExportEndpoint => Export,
     /// `GET /stats`.
     StatsEndpoint => Stats,
+    /// `GET /actions`.
+    ActionsEndpoint => Actions,
 }
 
 /// A request to endpoint `E` that passed the authorization check, and its
@@ -98,6 +100,7 @@ fn attempted(endpoint: Endpoint) -> (LogRead, &'static str) {
         Endpoint::List => (LogRead::Viewed, "list"),
         Endpoint::Entry => (LogRead::Viewed, "entry"),
         Endpoint::Stats => (LogRead::Viewed, "stats"),
+        Endpoint::Actions => (LogRead::Viewed, "actions"),
         Endpoint::Export => (LogRead::Exported, "export"),
         Endpoint::Stream => (LogRead::Streamed, "stream"),
     }

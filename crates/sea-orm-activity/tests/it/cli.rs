@@ -19,17 +19,17 @@ use tower_activity::{EXPORTED_ACTION, VIEWED_ACTION};
 use crate::events::{self, at, days_before, varied};
 use crate::support::{TestDb, each_backend, each_empty_backend};
 
-const BIN: &str = env!("CARGO_BIN_EXE_activity-log");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_activity-log");
 
 /// Runs the command on `db` with `args`, without recording its reads (so
 /// that one command's read does not show in the next one's output; the
 /// recording has its own test).
-async fn run(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) async fn run(db: &TestDb, args: &[&str]) -> Output {
     run_audited(db, &[&["--no-audit"], args].concat()).await
 }
 
 /// Runs the command on `db` with `args`, its reads recorded.
-async fn run_audited(db: &TestDb, args: &[&str]) -> Output {
+pub(crate) async fn run_audited(db: &TestDb, args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("--database-url")
         .arg(&db.url)
@@ -41,16 +41,16 @@ async fn run_audited(db: &TestDb, args: &[&str]) -> Output {
         .expect("the command runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-fn stderr(output: &Output) -> String {
+pub(crate) fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
 
 /// Asserts the command succeeded, and returns its standard output.
-fn succeeded(output: &Output) -> String {
+pub(crate) fn succeeded(output: &Output) -> String {
     assert!(
         output.status.success(),
         "exit {:?}, stderr: {}",
@@ -62,7 +62,7 @@ fn succeeded(output: &Output) -> String {
 
 /// Asserts the command failed with `status` and one `error:` line, and
 /// returns that line.
-fn failed(output: &Output, status: i32) -> String {
+pub(crate) fn failed(output: &Output, status: i32) -> String {
     let text = stderr(output);
     assert_eq!(output.status.code(), Some(status), "stderr: {text}");
     assert!(output.stdout.is_empty(), "stdout: {}", stdout(output));
@@ -82,7 +82,7 @@ async fn migrate_creates_the_table_once() {
         let first = succeeded(&run(db, &["migrate"]).await);
         assert_eq!(
             first,
-            "applied 1 migration(s): the activity_log table is up to date\n"
+            "applied 2 migration(s): the activity_log table is up to date\n"
         );
         events::write(db, &[varied(1)]).await;
         let again = succeeded(&run(db, &["migrate"]).await);

@@ -18,6 +18,7 @@ pub(crate) fn varied(i: usize) -> ActivityEvent {
         _ => Action::custom("billing.plan_2.changed").unwrap(),
     };
     let mut event = ActivityEvent::builder(action).build().unwrap();
+    event.category = (i % 4 != 3).then(|| event.action.namespace().into());
     event.occurred_at =
         DateTime::from_timestamp_micros(1_700_000_000_123_456 + i as i64 * 1_000_003).unwrap();
     if !i.is_multiple_of(3) {

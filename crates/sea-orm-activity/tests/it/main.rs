@@ -5,6 +5,8 @@ mod alerts;
 mod anonymize;
 #[cfg(feature = "cli")]
 mod cli;
+#[cfg(feature = "cli")]
+mod cli_catalogue;
 mod events;
 mod export;
 mod query;

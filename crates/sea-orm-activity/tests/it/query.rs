@@ -106,6 +106,13 @@ async fn filters_select_exactly_the_matching_events() {
             .outcome(Outcome::Warning)
             .outcome(Outcome::Error),
         ActivityFilter::new().resource_type("invoice"),
+        ActivityFilter::new().category("auth"),
+        ActivityFilter::new().category("billing").category("create"),
+        ActivityFilter::new().category("tenant_1"),
+        ActivityFilter::new()
+            .category("auth")
+            .tenant("tenant_2")
+            .outcome(Outcome::Warning),
         ActivityFilter::new().resource("note", "res_2_ünï"),
         ActivityFilter::new().request_id("req-12"),
         ActivityFilter::new().since(at(100)),

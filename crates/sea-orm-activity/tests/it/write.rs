@@ -5,7 +5,7 @@ use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::json;
 use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore,
-    Actor, EventPolicy, IpPrivacy, Order, Recorder, Scrubber, log_activity,
+    Actor, Catalogue, CatalogueEntry, EventPolicy, IpPrivacy, Order, Recorder, Scrubber, log_activity,
 };
 
 use sea_orm_activity::entity::Entity;
@@ -213,6 +213,41 @@ async fn transactional_events_are_filled_and_scrubbed_like_queued_ones() {
         queued.id = stored.id;
         queued.occurred_at = stored.occurred_at;
         assert_eq!(queued, stored, "both paths fill and scrub alike");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_transactional_path_applies_the_recorder_s_catalogue() {
+    let catalogue = Catalogue::new()
+        .action(CatalogueEntry::new("update", "A resource was changed").category("changes"))
+        .unwrap()
+        .strict();
+    each_backend(async |db| {
+        let recorder = Recorder::builder(db.store()).catalogue(catalogue.clone()).spawn();
+        let context = ActivityContext::system("billing").with_recorder(recorder.clone());
+        let (refused, written) = context
+            .scope(async {
+                let txn = db.db.begin().await.unwrap();
+                let unknown = ActivityEvent::builder("billing.refund").build().unwrap();
+                let refused = log_activity_in(&txn, unknown).await.unwrap_err();
+                let update = ActivityEvent::builder(Action::Update).build().unwrap();
+                let written = log_activity_in(&txn, update).await.unwrap();
+                txn.commit().await.unwrap();
+                (refused, written)
+            })
+            .await;
+        recorder.shutdown().await;
+        assert!(
+            refused
+                .to_string()
+                .contains(r#"action "billing.refund" is not in the catalogue"#),
+            "{refused}"
+        );
+        assert_eq!(Entity::find().count(&db.db).await.unwrap(), 1);
+        let stored = db.store().get(written.id).await.unwrap().unwrap();
+        assert_eq!(stored.category.as_deref(), Some("changes"));
+        assert_eq!(recorder.stats().catalogue_refused, 1);
     })
     .await;
 }

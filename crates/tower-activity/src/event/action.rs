@@ -98,6 +98,14 @@ impl Action {
         }
     }
 
+    /// The action's namespace: the first segment of a custom action's name
+    /// (`auth` for `auth.login.failed`), or the whole name of a CRUD verb
+    /// (`create`), which has no namespace of its own.
+    pub fn namespace(&self) -> &str {
+        let name = self.as_str();
+        name.split_once('.').map_or(name, |(namespace, _)| namespace)
+    }
+
     /// Whether the action's name is `namespace` or starts with `namespace.`:
     /// `auth.login.failed` is in `auth` and in `auth.login`.
     pub fn is_in(&self, namespace: &str) -> bool {
@@ -243,6 +251,8 @@ mod tests {
         assert!(action.is_in("auth.login"));
         assert!(!action.is_in("aut"));
         assert!(!Action::Create.is_in("auth"));
+        assert_eq!(action.namespace(), "auth");
+        assert_eq!(Action::Create.namespace(), "create");
     }
 
     #[test]

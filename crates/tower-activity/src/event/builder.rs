@@ -34,6 +34,7 @@ impl ActivityEventBuilder {
                 id: Uuid::nil(),
                 occurred_at: DateTime::UNIX_EPOCH,
                 action: Action::Read,
+                category: None,
                 resource_type: None,
                 resource_id: None,
                 actor: None,
@@ -48,6 +49,15 @@ impl ActivityEventBuilder {
                 details: None,
             },
         }
+    }
+
+    /// Sets the category instead of taking it from the recorder's
+    /// [`Catalogue`](crate::Catalogue); cut to
+    /// [`MAX_CATEGORY_LEN`](crate::MAX_CATEGORY_LEN).
+    #[inline]
+    pub fn category(mut self, category: impl Into<Arc<str>>) -> Self {
+        self.event.category = Some(category.into());
+        self
     }
 
     /// Sets the resource's type and id.
@@ -145,18 +155,10 @@ impl ActivityEventBuilder {
     /// if they were another JSON value, which is then kept under `"value"`).
     #[inline]
     pub fn detail(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
-        let details = self
-            .event
+        self.event
             .details
             .get_or_insert_with(|| Details::new(Value::Object(Map::new())))
-            .value_mut();
-        if !details.is_object() {
-            let previous = details.take();
-            *details = Value::Object(Map::from_iter([("value".to_owned(), previous)]));
-        }
-        if let Value::Object(map) = details {
-            map.insert(key.into(), value.into());
-        }
+            .insert(key.into(), value.into());
         self
     }
 

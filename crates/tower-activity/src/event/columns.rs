@@ -93,10 +93,12 @@ const USER_AGENT: Column = column("user_agent", ColumnKind::Text);
 const METHOD: Column = column("method", ColumnKind::Text);
 const ROUTE: Column = column("route", ColumnKind::Text);
 const DETAILS: Column = column("details", ColumnKind::Json);
+const CATEGORY: Column = column("category", ColumnKind::Text);
 
 /// The columns of an event, in the order of [`ActivityEvent::cells`]: the
-/// table's columns, the CSV header, the values of an insert.
-pub const COLUMNS: [Column; 17] = [
+/// table's columns, the CSV header, the values of an insert. Columns added
+/// after the first version come last, so existing CSV positions stay.
+pub const COLUMNS: [Column; 18] = [
     ID,
     OCCURRED_AT,
     ACTION,
@@ -114,6 +116,7 @@ pub const COLUMNS: [Column; 17] = [
     METHOD,
     ROUTE,
     DETAILS,
+    CATEGORY,
 ];
 
 /// A source of one stored event's column values, such as a database row:
@@ -164,6 +167,7 @@ impl ActivityEvent {
             method,
             route,
             details,
+            category,
         } = self;
         let actor = actor.as_ref();
         [
@@ -184,6 +188,7 @@ impl ActivityEvent {
             Cell::Text(method.as_deref()),
             Cell::Text(route.as_deref()),
             Cell::Json(details.as_ref()),
+            Cell::Text(category.as_deref()),
         ]
     }
 
@@ -216,6 +221,7 @@ impl ActivityEvent {
             id,
             occurred_at: row.time(&OCCURRED_AT)?,
             action: read_action(Some(id), &row.text(&ACTION)?.unwrap_or_default()),
+            category: text(row.text(&CATEGORY)?),
             resource_type: text(row.text(&RESOURCE_TYPE)?),
             resource_id: text(row.text(&RESOURCE_ID)?),
             actor: actor_kind.map(|kind| Actor {
@@ -303,6 +309,7 @@ mod tests {
     /// An event with every field set, each to a value of its own.
     fn full_event() -> ActivityEvent {
         ActivityEvent::builder("auth.login.failed")
+            .category("auth")
             .resource("session", "s_1")
             .actor(Actor::admin("u_1").with_label("Ada"))
             .tenant("acme")

@@ -112,6 +112,19 @@ impl Details {
         }
     }
 
+    /// Adds `key` to the details object, turning the details into an object
+    /// if they were another JSON value (which is then kept under `"value"`).
+    pub(crate) fn insert(&mut self, key: String, value: Value) {
+        let details = self.value_mut();
+        if !details.is_object() {
+            let previous = details.take();
+            *details = Value::Object(serde_json::Map::from_iter([("value".to_owned(), previous)]));
+        }
+        if let Value::Object(map) = details {
+            map.insert(key, value);
+        }
+    }
+
     /// Keeps the details as compact text from now on, and returns its length.
     pub(crate) fn freeze(&mut self) -> usize {
         if let Repr::Value(value) = &self.repr {

@@ -35,8 +35,8 @@ pub use self::ip_privacy::IpPrivacy;
 pub(crate) use self::origin::Origin;
 pub use self::outcome::{Outcome, UnknownOutcome};
 pub use self::policy::{
-    EventPolicy, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS,
-    MAX_ROUTE_CHARS,
+    EventPolicy, MAX_CATEGORY_LEN, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
+    MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
 };
 pub(crate) use self::policy::{cap_actor, capped};
 pub use self::scrub::{DEFAULT_MAX_DETAILS_BYTES, MAX_DETAILS_DEPTH, REDACTED, Scrubber, TOO_DEEP};
@@ -70,6 +70,12 @@ pub struct ActivityEvent {
     pub occurred_at: DateTime<Utc>,
     /// What was done.
     pub action: Action,
+    /// The action's category (`auth`, `user`, `billing`), given by the
+    /// recorder's [`Catalogue`](crate::Catalogue): the entry's category, or
+    /// the action's namespace. Empty when the recorder has no catalogue,
+    /// unless set by hand with [`ActivityEventBuilder::category`].
+    #[serde(default)]
+    pub category: Option<Arc<str>>,
     /// The kind of resource acted on (`user`, `invoice`).
     pub resource_type: Option<Arc<str>>,
     /// The resource's id, as a string whatever its type in the application.

@@ -16,6 +16,9 @@ pub const MAX_ID_CHARS: usize = 255;
 pub const MAX_ROUTE_CHARS: usize = 512;
 /// The longest method kept, in characters.
 pub const MAX_METHOD_CHARS: usize = 16;
+/// The longest category kept, in bytes: a category is one action segment,
+/// so it is held to the length of a whole action name.
+pub const MAX_CATEGORY_LEN: usize = super::MAX_ACTION_LEN;
 /// The longest stored IP (an address, a CIDR or a hash), in characters.
 pub const MAX_IP_CHARS: usize = 64;
 
@@ -94,6 +97,7 @@ impl EventPolicy {
         if let Some(details) = &mut event.details {
             self.scrubber.scrub_details(details);
         }
+        cut(&mut event.category, MAX_CATEGORY_LEN);
         cut(&mut event.resource_type, MAX_RESOURCE_TYPE_CHARS);
         cut(&mut event.resource_id, MAX_ID_CHARS);
         cut(&mut event.tenant_id, MAX_ID_CHARS);

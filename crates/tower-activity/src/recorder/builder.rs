@@ -10,6 +10,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use super::writer::Writer;
 use super::{ActivitySink, Counts, Recorder, Shared, Tee};
 use crate::alert::Alerts;
+use crate::catalogue::Catalogue;
 use crate::event::EventPolicy;
 
 /// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
@@ -19,6 +20,7 @@ pub struct RecorderBuilder<S> {
     sink: S,
     capacity: usize,
     policy: EventPolicy,
+    catalogue: Option<Catalogue>,
     shutdown_timeout: Duration,
     writer: WriterConfig,
     alerts: Option<Alerts>,
@@ -46,6 +48,7 @@ impl Recorder {
             sink,
             capacity: 50_000,
             policy: EventPolicy::default(),
+            catalogue: None,
             shutdown_timeout: Duration::from_secs(30),
             writer: WriterConfig {
                 batch_size: 500,
@@ -114,6 +117,33 @@ impl<S: ActivitySink> RecorderBuilder<S> {
         self
     }
 
+    /// Checks every event against `catalogue` before it is queued, and
+    /// stores it with its entry's category: strict catalogues refuse events
+    /// that break them, lenient ones mark them (see [`Catalogue`]). Without
+    /// a catalogue events are not checked and have no category unless they
+    /// set one.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_activity::{ActivityEvent, Catalogue, CatalogueEntry, LogError, MemorySink, Recorder};
+    ///
+    /// let catalogue = Catalogue::new()
+    ///     .action(CatalogueEntry::new("billing.invoice.sent", "An invoice was sent"))?
+    ///     .strict();
+    /// let recorder = Recorder::builder(MemorySink::new()).catalogue(catalogue).spawn();
+    ///
+    /// let unknown = ActivityEvent::builder("billing.refund").build()?;
+    /// let Err(LogError::Catalogue(violation)) = recorder.record(unknown) else { panic!() };
+    /// assert_eq!(violation.action(), "billing.refund");
+    /// assert_eq!(recorder.stats().catalogue_refused, 1);
+    /// # recorder.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    pub fn catalogue(mut self, catalogue: Catalogue) -> Self {
+        self.catalogue = Some(catalogue);
+        self
+    }
+
     /// Also writes every batch to `secondary`, once this builder's sink has
     /// written it: a [`TracingSink`](crate::TracingSink) next to the
     /// database, say. The secondary never holds back the primary; see
@@ -133,6 +163,7 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             sink: Tee::new(self.sink, secondary),
             capacity: self.capacity,
             policy: self.policy,
+            catalogue: self.catalogue,
             shutdown_timeout: self.shutdown_timeout,
             writer: self.writer,
             alerts: self.alerts,
@@ -189,6 +220,7 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             shared: Arc::new(Shared {
                 queue,
                 policy: self.policy,
+                catalogue: self.catalogue,
                 counts,
                 shutdown,
                 flush_now,

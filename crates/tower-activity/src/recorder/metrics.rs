@@ -27,3 +27,7 @@ pub const ALERTS_RAISED: &str = "activity_alerts_raised_total";
 pub const ALERT_EVENTS_DROPPED: &str = "activity_alert_events_dropped_total";
 /// Counter: alert callbacks skipped because too many were still running.
 pub const ALERT_CALLBACKS_SKIPPED: &str = "activity_alert_callbacks_skipped_total";
+/// Counter: events that broke the recorder's [`Catalogue`](crate::Catalogue),
+/// labelled `handling`: `refused` (strict mode) or `marked` (lenient mode,
+/// the event kept).
+pub const CATALOGUE_VIOLATIONS: &str = "activity_catalogue_violations_total";

@@ -31,6 +31,7 @@ use self::metrics as names;
 pub use self::sink::{ActivitySink, NullSink, SinkError};
 pub use self::tee::{DEFAULT_SECONDARY_TIMEOUT, Tee};
 pub use self::tracing_sink::{TRACING_TARGET, TracingSink};
+use crate::catalogue::{Admission, Catalogue, CatalogueViolation};
 use crate::event::{ActivityEvent, EventPolicy, Origin};
 
 /// The action of the event that reports dropped events.
@@ -72,6 +73,7 @@ pub struct Recorder {
 struct Shared {
     queue: mpsc::Sender<ActivityEvent>,
     policy: EventPolicy,
+    catalogue: Option<Catalogue>,
     counts: Arc<Counts>,
     shutdown: watch::Sender<Option<Instant>>,
     flush_now: Arc<Notify>,
@@ -90,6 +92,8 @@ struct Counts {
     unreported_drops: AtomicU64,
     failed_batches: AtomicU64,
     lost: AtomicU64,
+    catalogue_refused: AtomicU64,
+    catalogue_marked: AtomicU64,
 }
 
 impl Counts {
@@ -111,9 +115,10 @@ impl fmt::Debug for Recorder {
     }
 }
 
-/// Why an event was not queued. It has already been counted as dropped; unless
-/// the recorder was closed, it will be reported by an `activity.dropped` event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why an event was not queued. It has already been counted: as dropped
+/// (reported by an `activity.dropped` event unless the recorder was closed),
+/// or, for [`Catalogue`](LogError::Catalogue), as refused by the catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
     /// There is no recorder to send the event to.
     #[error(
@@ -127,6 +132,10 @@ pub enum LogError {
     /// The recorder has been shut down.
     #[error("activity recorder is shut down: the event was dropped")]
     Closed,
+    /// A strict [`Catalogue`] refused the event: its action is not listed,
+    /// or its details break the action's schema.
+    #[error("the action catalogue refused the event: {0}")]
+    Catalogue(#[from] CatalogueViolation),
 }
 
 /// Why the queue did not take an event.
@@ -150,6 +159,10 @@ pub struct RecorderStats {
     /// Events given up on because the sink still failed when the shutdown
     /// timeout ran out (also counted in `dropped`).
     pub lost: u64,
+    /// Events a strict [`Catalogue`] refused (not queued, not in `dropped`).
+    pub catalogue_refused: u64,
+    /// Events a lenient [`Catalogue`] kept and marked.
+    pub catalogue_marked: u64,
     /// Events waiting in the queue now.
     pub queued: usize,
 }
@@ -189,6 +202,9 @@ impl Recorder {
     /// jobs that would rather slow down than drop. Request paths should use
     /// [`record`](Self::record), which never waits.
     pub async fn record_wait(&self, mut event: ActivityEvent, max_wait: Duration) -> Result<(), LogError> {
+        if self.shared.catalogue.is_some() {
+            self.admit(&mut event)?;
+        }
         self.shared.policy.prepare(&mut event, None);
         if self.shared.closed.load(Ordering::Acquire) {
             return self.refused(Refused::Closed);
@@ -204,6 +220,9 @@ impl Recorder {
     /// request's context, when there is one), prepared under the policy, and
     /// queued without waiting.
     pub(crate) fn submit(&self, mut event: ActivityEvent, origin: Option<Origin>) -> Result<(), LogError> {
+        if self.shared.catalogue.is_some() {
+            self.admit(&mut event)?;
+        }
         self.shared.policy.prepare(&mut event, origin);
         if self.shared.closed.load(Ordering::Acquire) {
             return self.refused(Refused::Closed);
@@ -213,6 +232,33 @@ impl Recorder {
             Err(mpsc::error::TrySendError::Full(_)) => self.refused(Refused::Full),
             Err(mpsc::error::TrySendError::Closed(_)) => self.refused(Refused::Closed),
         }
+    }
+
+    /// The catalogue events are checked against before they are queued.
+    pub fn catalogue(&self) -> Option<&Catalogue> {
+        self.shared.catalogue.as_ref()
+    }
+
+    /// Applies the [`catalogue`](Self::catalogue), if any, to `event`
+    /// (checks it, gives it its category, marks it in lenient mode) and
+    /// counts what it finds.
+    pub(crate) fn admit(&self, event: &mut ActivityEvent) -> Result<(), CatalogueViolation> {
+        let Some(catalogue) = &self.shared.catalogue else {
+            return Ok(());
+        };
+        let counts = &self.shared.counts;
+        let (counter, handling) = match catalogue.apply(event) {
+            Ok(Admission::Admitted) => return Ok(()),
+            Ok(Admission::Marked) => (&counts.catalogue_marked, "marked"),
+            Err(violation) => {
+                counts.catalogue_refused.fetch_add(1, Ordering::Relaxed);
+                ::metrics::counter!(names::CATALOGUE_VIOLATIONS, "handling" => "refused").increment(1);
+                return Err(violation);
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        ::metrics::counter!(names::CATALOGUE_VIOLATIONS, "handling" => handling).increment(1);
+        Ok(())
     }
 
     /// Counts an event the queue did not take.
@@ -249,6 +295,8 @@ impl Recorder {
             dropped: counts.dropped.load(Ordering::Relaxed),
             failed_batches: counts.failed_batches.load(Ordering::Relaxed),
             lost: counts.lost.load(Ordering::Relaxed),
+            catalogue_refused: counts.catalogue_refused.load(Ordering::Relaxed),
+            catalogue_marked: counts.catalogue_marked.load(Ordering::Relaxed),
             queued: self.shared.queue.max_capacity() - self.shared.queue.capacity(),
         }
     }

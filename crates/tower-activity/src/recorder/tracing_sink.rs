@@ -46,6 +46,7 @@ macro_rules! emit {
             id = %event.id,
             occurred_at = %event.occurred_at.to_rfc3339_opts(SecondsFormat::Micros, true),
             action = event.action.as_str(),
+            category = event.category.as_deref(),
             resource_type = event.resource_type.as_deref(),
             resource_id = event.resource_id.as_deref(),
             actor_kind = actor.map(|actor| actor.kind.as_str()),
@@ -140,6 +141,7 @@ mod tests {
 
     fn full_event(outcome: Outcome) -> ActivityEvent {
         let mut event = ActivityEvent::builder(Action::Update)
+            .category("billing")
             .resource("invoice", "inv_1")
             .actor(Actor::user("u_1").with_label("Ada"))
             .tenant("acme")

@@ -18,6 +18,10 @@ pub struct ActivityFilter {
     pub actor_kinds: Vec<ActorKind>,
     /// Only these actions.
     pub actions: Vec<Action>,
+    /// Only events of these categories (see
+    /// [`ActivityEvent::category`]); events without one match none.
+    #[serde(default)]
+    pub categories: Vec<String>,
     /// Only these outcomes.
     pub outcomes: Vec<Outcome>,
     /// Only events on this resource type.
@@ -59,6 +63,12 @@ impl ActivityFilter {
     /// Also matches `action`.
     pub fn action(mut self, action: Action) -> Self {
         self.actions.push(action);
+        self
+    }
+
+    /// Also matches events of `category`.
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.categories.push(category.into());
         self
     }
 
@@ -115,6 +125,11 @@ impl ActivityFilter {
                     .as_ref()
                     .is_some_and(|actor| self.actor_kinds.contains(&actor.kind)))
             && (self.actions.is_empty() || self.actions.contains(&event.action))
+            && (self.categories.is_empty()
+                || event
+                    .category
+                    .as_deref()
+                    .is_some_and(|category| self.categories.iter().any(|wanted| wanted == category)))
             && (self.outcomes.is_empty() || self.outcomes.contains(&event.outcome))
             && same(&self.resource_type, event.resource_type.as_deref())
             && same(&self.resource_id, event.resource_id.as_deref())
@@ -131,6 +146,7 @@ mod tests {
     #[test]
     fn filter_matches_every_field() {
         let event = ActivityEvent::builder(Action::Delete)
+            .category("users")
             .resource("user", "7")
             .tenant("acme")
             .actor(crate::Actor::admin("root"))
@@ -162,6 +178,15 @@ mod tests {
                 .matches(&event)
         );
         assert!(!ActivityFilter::new().action(Action::Create).matches(&event));
+        assert!(
+            ActivityFilter::new()
+                .category("auth")
+                .category("users")
+                .matches(&event)
+        );
+        assert!(!ActivityFilter::new().category("auth").matches(&event));
+        let uncategorized = ActivityEvent::builder(Action::Delete).build().unwrap();
+        assert!(!ActivityFilter::new().category("users").matches(&uncategorized));
         assert!(!ActivityFilter::new().outcome(Outcome::Error).matches(&event));
         assert!(!ActivityFilter::new().resource("user", "8").matches(&event));
         assert!(!ActivityFilter::new().request_id("r2").matches(&event));

@@ -10,7 +10,7 @@ use sea_orm_activity::{ActionPattern, ExportFormat};
 use tower_activity::{Action, ActivityFilter, ActorKind, Cursor, Outcome};
 
 /// Operate on the activity log of an application: migrate, query, follow,
-/// count, export, prune and anonymize.
+/// count, export, prune and anonymize; print its action catalogue.
 #[derive(Debug, Parser)]
 #[command(name = "activity-log", version)]
 pub(crate) struct Cli {
@@ -95,6 +95,20 @@ pub(crate) enum Command {
         /// The subject's actor id.
         #[arg(long, value_name = "ID", value_parser = text())]
         actor: String,
+        /// Also clear the detail keys this catalogue file marks personal.
+        #[arg(long, value_name = "FILE")]
+        catalogue: Option<PathBuf>,
+    },
+    /// Print an action catalogue: each action, its category, its detail keys
+    /// and what it means. It reads a file, not the log: it needs no database
+    /// and records no read.
+    Actions {
+        /// The catalogue, as JSON: what the log router's GET /actions serves.
+        #[arg(long, value_name = "FILE")]
+        catalogue: PathBuf,
+        /// The catalogue as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -113,6 +127,9 @@ pub(crate) struct FilterArgs {
     /// Only this action; repeatable.
     #[arg(long, value_name = "ACTION", value_parser = action)]
     action: Vec<Action>,
+    /// Only this category (auth, billing, …); repeatable.
+    #[arg(long, value_name = "CATEGORY", value_parser = text())]
+    category: Vec<String>,
     /// Only this outcome (success, warning, error, critical); repeatable.
     #[arg(long, value_name = "OUTCOME", value_parser = outcome)]
     outcome: Vec<Outcome>,
@@ -140,6 +157,7 @@ impl FilterArgs {
             actor_id: self.actor.clone(),
             actor_kinds: self.actor_kind.clone(),
             actions: self.action.clone(),
+            categories: self.category.clone(),
             outcomes: self.outcome.clone(),
             resource_type: self.resource_type.clone(),
             resource_id: self.resource_id.clone(),

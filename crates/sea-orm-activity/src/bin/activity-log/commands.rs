@@ -3,6 +3,7 @@
 use std::error::Error;
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -14,7 +15,7 @@ use tokio::io::AsyncWrite;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
     ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore, Actor,
-    DEFAULT_LOOKBACK, EventPolicy, Follower, LogRead, Order, read_event,
+    Catalogue, DEFAULT_LOOKBACK, EventPolicy, Follower, LogRead, Order, read_event,
 };
 
 use crate::args::{Cli, Command};
@@ -55,6 +56,14 @@ fn doing<E: Into<BoxError>>(doing: &'static str) -> impl FnOnce(E) -> BoxError {
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) async fn run(cli: Cli) -> Result<(), BoxError> {
+    // The catalogue is a file, not the log: no database, no read recorded.
+    if let Command::Actions { catalogue, json } = &cli.command {
+        let catalogue = read_catalogue(catalogue)?;
+        return match json {
+            true => print(&format!("{}\n", serde_json::to_string_pretty(&catalogue)?)),
+            false => print(&table::catalogue(&catalogue)),
+        };
+    }
     let url = cli
         .database_url
         .ok_or("no database given: pass --database-url or set DATABASE_URL")?;
@@ -124,6 +133,7 @@ async fn execute(
     reads: Reads,
 ) -> Result<(), BoxError> {
     match command {
+        Command::Actions { .. } => unreachable!("answered before connecting"),
         Command::Migrate => {
             let pending = ActivityMigrator::get_pending_migrations(&db)
                 .await
@@ -256,14 +266,27 @@ async fn execute(
             }
             print(&text)
         }
-        Command::Anonymize { actor } => {
+        Command::Anonymize { actor, catalogue } => {
+            let mut policy = AnonymizePolicy::new();
+            if let Some(path) = catalogue {
+                policy = policy.catalogue(&read_catalogue(&path)?);
+            }
             let changed = store
-                .anonymize(&actor, &AnonymizePolicy::new())
+                .anonymize(&actor, &policy)
                 .await
                 .map_err(doing("anonymization failed"))?;
             print(&format!("anonymized {changed} entries\n"))
         }
     }
+}
+
+/// The catalogue in the JSON file at `path`, in the form the log router
+/// serves; an error names the file and what is wrong.
+fn read_catalogue(path: &Path) -> Result<Catalogue, BoxError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the catalogue {}: {error}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|error| format!("{} is not a valid catalogue: {error}", path.display()).into())
 }
 
 /// A progress display on standard error, drawn only when it is a terminal.

@@ -8,6 +8,7 @@
 //! activity-log export --format csv --since 2025-01-01 --output january.csv
 //! activity-log prune --older-than 90d --keep auth=365d
 //! activity-log anonymize --actor u_42
+//! activity-log actions --catalogue catalogue.json
 //! ```
 //!
 //! Errors print as one line, `error: …`, and exit with status 1 (2 for a

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use tower_activity::{ActivityCount, ActivityEvent};
+use tower_activity::{ActivityCount, ActivityEvent, Catalogue};
 
 /// The columns of an event listing.
 const EVENT_HEADER: [&str; 9] = [
@@ -44,12 +44,19 @@ fn event_cells(event: &ActivityEvent) -> [String; 9] {
 /// `text` with control characters escaped (so stored values cannot move the
 /// cursor or forge lines on the terminal) and cut to [`MAX_CELL_CHARS`].
 fn printable(text: &str) -> String {
+    if text.chars().nth(MAX_CELL_CHARS).is_none() {
+        return printable_whole(text);
+    }
+    let cut: String = text.chars().take(MAX_CELL_CHARS - 1).collect();
+    let mut out = printable_whole(&cut);
+    out.push('…');
+    out
+}
+
+/// `text` with control characters escaped, whatever its length.
+fn printable_whole(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for (count, c) in text.chars().enumerate() {
-        if count == MAX_CELL_CHARS - 1 && text.chars().nth(MAX_CELL_CHARS).is_some() {
-            out.push('…');
-            break;
-        }
+    for c in text.chars() {
         if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
             out.extend(c.escape_default());
         } else {
@@ -98,6 +105,35 @@ pub(crate) fn event_line(event: &ActivityEvent) -> String {
         let _ = write!(line, "{cell:<width$}  ");
     }
     line.trim_end().to_owned()
+}
+
+/// `catalogue` as a table: each action, its category, its detail keys (a
+/// `*` after a required one, `(personal)` after a personal one) and what it
+/// means.
+pub(crate) fn catalogue(catalogue: &Catalogue) -> String {
+    let rows: Vec<[String; 4]> = catalogue
+        .entries()
+        .into_iter()
+        .map(|entry| {
+            let keys: Vec<String> = entry
+                .details()
+                .iter()
+                .map(|(key, spec)| {
+                    let required = if spec.is_required() { "*" } else { "" };
+                    let personal = if spec.is_personal() { " (personal)" } else { "" };
+                    format!("{key}{required}: {}{personal}", spec.kind())
+                })
+                .collect();
+            [
+                entry.action(),
+                entry.category_name().unwrap_or_default(),
+                &keys.join(", "),
+                entry.description(),
+            ]
+            .map(printable_whole)
+        })
+        .collect();
+    align(["ACTION", "CATEGORY", "DETAILS", "DESCRIPTION"], &rows)
 }
 
 /// `counts` as a table with a header and a total.
