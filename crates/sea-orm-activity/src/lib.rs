@@ -73,7 +73,6 @@
 #[cfg(test)]
 extern crate self as sea_orm_activity;
 
-mod action_pattern;
 mod anonymize;
 mod anonymize_policy;
 mod anonymize_words;
@@ -82,10 +81,12 @@ mod export;
 mod filter;
 #[cfg(test)]
 mod index_use_tests;
+mod ip_condition;
 mod migration;
 mod pg_arrays;
 mod retention;
 mod retention_job;
+mod search_condition;
 mod sink;
 mod store;
 #[cfg(test)]
@@ -93,7 +94,6 @@ mod store;
 mod support;
 mod transactional;
 
-pub use crate::action_pattern::{ActionPattern, InvalidActionPattern};
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;

@@ -6,6 +6,7 @@ mod anonymize;
 mod cli;
 mod events;
 mod export;
+mod filters;
 mod query;
 mod retention;
 mod schema;
