@@ -61,8 +61,8 @@
 //! the id is a UUID (PostgreSQL `uuid`, MySQL `binary(16)`, SQLite blob), the
 //! time is UTC with microseconds, `details` is `jsonb` on PostgreSQL and JSON
 //! elsewhere. Indexes on (tenant, id), (actor, id), (resource type, resource
-//! id, id), request id and time serve the filtered pages, the lookups and
-//! retention.
+//! id, id), (ip, id), request id and time serve the filtered pages, the
+//! lookups and retention.
 //!
 //! [tower-activity]: tower_activity
 //! [sea-orm]: sea_orm
@@ -97,7 +97,9 @@ mod transactional;
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
-pub use crate::migration::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE, migrations};
+pub use crate::migration::{
+    ActivityMigrator, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE, migrations,
+};
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};

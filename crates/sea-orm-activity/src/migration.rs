@@ -33,10 +33,10 @@ pub const MIGRATIONS_TABLE: &str = "activity_log_migrations";
 ///         migrations
 ///     }
 /// }
-/// # assert_eq!(Migrator::migrations().len(), 1);
+/// # assert_eq!(Migrator::migrations().len(), 2);
 /// ```
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(CreateActivityLog)]
+    vec![Box::new(CreateActivityLog), Box::new(AddFilterIndexes)]
 }
 
 /// Applies [`migrations`] and records them in its own table,
@@ -91,17 +91,19 @@ impl MigrationName for CreateActivityLog {
     }
 }
 
+/// The index `name` on `columns` of the table.
+fn index(name: &str, columns: &[Column]) -> IndexCreateStatement {
+    let mut index = Index::create();
+    index.name(name).table(Entity);
+    for column in columns {
+        index.col(*column);
+    }
+    index
+}
+
 /// The indexes behind the queries: each filter followed by the id, so a
 /// filtered page is an index range read in id order.
 fn indexes() -> Vec<IndexCreateStatement> {
-    let index = |name: &str, columns: &[Column]| {
-        let mut index = Index::create();
-        index.name(name).table(Entity);
-        for column in columns {
-            index.col(*column);
-        }
-        index
-    };
     vec![
         index("ix_activity_log_tenant_id", &[Column::TenantId, Column::Id]),
         index("ix_activity_log_actor_id", &[Column::ActorId, Column::Id]),
@@ -191,5 +193,74 @@ impl MigrationTrait for CreateActivityLog {
         manager
             .drop_table(Table::drop().table(Entity).if_exists().take())
             .await
+    }
+}
+
+/// Adds the indexes of the later filters: (ip, id), behind the exact
+/// client-IP filter ([`ActivityFilter::ip`](tower_activity::ActivityFilter::ip)
+/// with an address), so that its pages are range reads in id order as the
+/// tenant's and the actor's are. The other filters have no index (see
+/// `BENCHMARKS.md` for their cost).
+///
+/// Indexes are made only if missing, so the migration may run through both
+/// an application's migrator and [`ActivityMigrator`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AddFilterIndexes;
+
+impl AddFilterIndexes {
+    /// The migration's name, as recorded in the migrations table.
+    pub const NAME: &'static str = "sea_orm_activity_m0003_filter_indexes";
+}
+
+impl MigrationName for AddFilterIndexes {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+}
+
+/// The indexes [`AddFilterIndexes`] makes: name and columns.
+const FILTER_INDEXES: [(&str, &[Column]); 1] = [("ix_activity_log_ip", &[Column::Ip, Column::Id])];
+
+/// Whether the table has the index `name` (MySQL, which has no
+/// `CREATE INDEX IF NOT EXISTS`).
+async fn has_index(manager: &SchemaManager<'_>, name: &str) -> Result<bool, DbErr> {
+    let query = Statement::from_sql_and_values(
+        DbBackend::MySql,
+        "SELECT 1 FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? LIMIT 1",
+        ["activity_log".into(), name.into()],
+    );
+    Ok(manager.get_connection().query_one_raw(query).await?.is_some())
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AddFilterIndexes {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mysql = manager.get_database_backend() == DbBackend::MySql;
+        for (name, columns) in FILTER_INDEXES {
+            let mut index = index(name, columns);
+            if !mysql {
+                manager.create_index(index.if_not_exists().take()).await?;
+            } else if !has_index(manager, name).await? {
+                manager.create_index(index).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let mysql = manager.get_database_backend() == DbBackend::MySql;
+        for (name, _) in FILTER_INDEXES {
+            if mysql && !has_index(manager, name).await? {
+                continue;
+            }
+            let mut drop = Index::drop();
+            drop.name(name).table(Entity);
+            if !mysql {
+                drop.if_exists();
+            }
+            manager.drop_index(drop).await?;
+        }
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use sea_orm_migration::prelude::*;
 
-use sea_orm_activity::{ActivityMigrator, CreateActivityLog, MIGRATIONS_TABLE};
+use sea_orm_activity::{ActivityMigrator, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE};
 
 use crate::events::{self, varied};
 use crate::support::each_empty_backend;
@@ -32,11 +32,14 @@ async fn the_migration_runs_in_an_application_migrator_and_standalone() {
         AppMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, "seaql_migrations").await,
-            [CreateActivityLog::NAME]
+            [CreateActivityLog::NAME, AddFilterIndexes::NAME]
         );
         // The standalone migrator keeps its own record and finds the table there.
         ActivityMigrator::up(&db.db, None).await.unwrap();
-        assert_eq!(applied(&db.db, MIGRATIONS_TABLE).await, [CreateActivityLog::NAME]);
+        assert_eq!(
+            applied(&db.db, MIGRATIONS_TABLE).await,
+            [CreateActivityLog::NAME, AddFilterIndexes::NAME]
+        );
         events::write(db, &[varied(1)]).await;
         assert_eq!(
             sea_orm_activity::entity::Entity::find()
