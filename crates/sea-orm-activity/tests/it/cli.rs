@@ -82,7 +82,10 @@ async fn migrate_creates_the_table_once() {
         let first = succeeded(&run(db, &["migrate"]).await);
         assert_eq!(
             first,
-            "applied 1 migration(s): the activity_log table is up to date\n"
+            format!(
+                "applied {} migration(s): the activity_log table is up to date\n",
+                sea_orm_activity::migrations().len()
+            )
         );
         events::write(db, &[varied(1)]).await;
         let again = succeeded(&run(db, &["migrate"]).await);
