@@ -309,4 +309,63 @@ mod tests {
         assert!(!ActivityFilter::new().request_id("r2").matches(&event));
         assert!(!ActivityFilter::new().until(event.occurred_at).matches(&event));
     }
+
+    #[test]
+    fn the_text_filters_match_their_fields() {
+        let event = ActivityEvent::builder("auth.login.failed")
+            .resource("session", "s_50%")
+            .actor(crate::Actor::user("u1").with_label("Alice"))
+            .ip("10.1.2.3".parse().unwrap())
+            .details(serde_json::json!({"reason": "bad_password", "n": 3, "deep": [{"x": true}]}))
+            .build()
+            .unwrap();
+        let pattern = |text: &str| ActivityFilter::new().action_pattern(text.parse().unwrap());
+        let ip = |text: &str| ActivityFilter::new().ip(crate::parse_ip_filter(text).unwrap());
+        for (filter, passes) in [
+            (pattern("auth.*"), true),
+            (pattern("auth.login"), true),
+            (pattern("aut.*"), false),
+            (pattern("billing.*").action(Action::Create), false),
+            (pattern("billing.*").action(event.action.clone()), true),
+            (ip("10.0.0.0/8"), true),
+            (ip("10.1.2.3"), true),
+            (ip("10.1.2.4"), false),
+            (ip("2001:db8::/32"), false),
+            (ActivityFilter::new().detail("reason", "bad_password"), true),
+            (ActivityFilter::new().detail("n", "3"), false),
+            (
+                ActivityFilter::new()
+                    .detail("reason", "bad_password")
+                    .detail("x", "y"),
+                false,
+            ),
+            (ActivityFilter::new().text("50%"), true),
+            (ActivityFilter::new().text("Alice"), true),
+            (ActivityFilter::new().text("alice"), false),
+            (ActivityFilter::new().text("_pass"), true),
+            (ActivityFilter::new().text("true"), true),
+            (ActivityFilter::new().text("reason"), false),
+        ] {
+            assert_eq!(filter.matches(&event), passes, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn filters_round_trip_and_older_ones_read_with_empty_new_fields() {
+        let filter = ActivityFilter::new()
+            .action_pattern("auth.*".parse().unwrap())
+            .ip(crate::parse_ip_filter("10.0.0.0/8").unwrap())
+            .detail("reason", "bad_password")
+            .text("x");
+        let text = serde_json::to_string(&filter).unwrap();
+        assert_eq!(serde_json::from_str::<ActivityFilter>(&text).unwrap(), filter);
+        let older = r#"{"tenant_id":"a","actor_id":null,"actions":[],"outcomes":[],"resource_type":null,
+            "resource_id":null,"request_id":null,"since":null,"until":null}"#;
+        assert_eq!(
+            serde_json::from_str::<ActivityFilter>(older).unwrap(),
+            ActivityFilter::new().tenant("a")
+        );
+        let bad = text.replace("auth", "Auth");
+        assert!(serde_json::from_str::<ActivityFilter>(&bad).is_err());
+    }
 }
