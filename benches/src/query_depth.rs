@@ -148,7 +148,7 @@ pub(crate) async fn run(options: QueryOptions, servers: &Servers) -> Result<Sect
     ));
     table.note(format!(
         "Newest first, filtered by tenant, then by client IP (the tenant's entries are that IP's; \
-         the (ip, id) index serves it);  {} timed runs of each, interleaved, after one warm-up run. \
+         the (ip, id) index serves it); {} timed runs of each, interleaved, after one warm-up run. \
          The table was filled with one `INSERT … SELECT generate_series` ({load_seconds:.1} s) and \
          `VACUUM ANALYZE`d and checkpointed; the deep cursor is the id of the tenant's {}th newest entry.",
         options.runs,

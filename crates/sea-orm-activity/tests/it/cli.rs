@@ -477,9 +477,15 @@ async fn errors_are_one_line_and_a_non_zero_status() {
         assert!(line.contains("jsonl or csv"), "{line}");
         let line = failed(&run(db, &["anonymize", "--actor", ""]).await, 1);
         assert!(line.contains("empty actor id"), "{line}");
-        for subcommand in ["query", "export", "anonymize"] {
+        for (subcommand, flag) in [
+            ("query", "--actor"),
+            ("export", "--actor"),
+            ("anonymize", "--actor"),
+            ("query", "--text"),
+            ("export", "--detail"),
+        ] {
             let not_utf8 = Command::new(BIN)
-                .args(["--database-url", &db.url, subcommand, "--actor"])
+                .args(["--database-url", &db.url, subcommand, flag])
                 .arg(OsStr::from_bytes(b"\xff\xfe"))
                 .stdin(Stdio::null())
                 .output()
@@ -487,10 +493,15 @@ async fn errors_are_one_line_and_a_non_zero_status() {
                 .unwrap();
             let line = failed(&not_utf8, 2);
             assert!(
-                line.contains("'--actor <") && line.contains("not valid UTF-8"),
+                line.contains(&format!("'{flag} <")) && line.contains("not valid UTF-8"),
                 "{line}"
             );
         }
+        let line = failed(&run(db, &["query", "--ip", "10.0.0.0/33"]).await, 2);
+        assert!(
+            line.contains("'--ip <") && line.contains("invalid IP filter"),
+            "{line}"
+        );
     })
     .await;
     let no_url = Command::new(BIN)
