@@ -137,7 +137,11 @@ impl ActivityFilter {
     /// filter for that very network (`203.0.113.0/24`). A keyed hash
     /// ([`IpPrivacy::keyed_hash`](crate::IpPrivacy::keyed_hash)) matches
     /// nothing, nor does an IPv4-mapped IPv6 text (`::ffff:10.0.0.1`, which
-    /// the layer stores as `10.0.0.1`).
+    /// the layer stores as `10.0.0.1`). Stores check a network on the text,
+    /// without casts, so no stored text can fail a query; text that is an
+    /// address written in another form than the library's (`2001:0db8::1`,
+    /// `10.0.0.01`), which only a hand-made row holds, may be selected by a
+    /// network in the database while this method rejects it.
     ///
     /// ```
     /// use std::net::IpAddr;
