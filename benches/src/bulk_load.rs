@@ -12,6 +12,10 @@ use crate::databases::Result;
 /// over `tenant_1` … `tenant_9`.
 pub(crate) const BIG_TENANT: &str = "acme";
 
+/// The client IP of every entry of [`BIG_TENANT`]; the other entries come
+/// from addresses in `10.0.0.0/16`.
+pub(crate) const BIG_TENANT_IP: &str = "203.0.113.7";
+
 /// Inserts `rows` rows, one millisecond apart from `first` on, with ids that
 /// are UUID v7 of their times (so id order is time order, as for real
 /// events), then vacuums and analyzes the table and forces a checkpoint.
@@ -27,7 +31,9 @@ pub(crate) async fn load(db: &DatabaseConnection, rows: u64, first: DateTime<Utc
                 to_timestamp(({first_ms} + i) / 1000.0), \
                 'create', 'item', i::text, 'user', 'user_' || (i % 1000), NULL, \
                 CASE WHEN i % 10 < 6 THEN '{BIG_TENANT}' ELSE 'tenant_' || (i % 10) END, \
-                'success', 201, md5(i::text), '10.0.0.1', 'activity-bench/1', 'POST', '/items', \
+                'success', 201, md5(i::text), \
+                CASE WHEN i % 10 < 6 THEN '{BIG_TENANT_IP}' ELSE '10.0.' || (i % 250) || '.' || (i % 7) END, \
+                'activity-bench/1', 'POST', '/items', \
                 '{{\"price\": 12}}'::jsonb \
          FROM generate_series(1, {rows}) AS i"
     ))

@@ -16,8 +16,15 @@
 //!
 //! The listing, stream, export and stats take the filter parameters `tenant`,
 //! `actor`, `actor_kind`, `action` and `outcome` (the last three repeatable:
-//! any value matches),
-//! `resource_type`, `resource_id`, `request_id`, and `since` / `until`
+//! any value matches; an `action` ending in `.*`, such as `auth.*`, takes
+//! every action under that namespace),
+//! `resource_type`, `resource_id`, `request_id`, `ip` (an address,
+//! `203.0.113.7`, or a network, `10.0.0.0/8`; see
+//! [`ActivityFilter::ip`](tower_activity::ActivityFilter::ip) for hashed and
+//! truncated addresses), `detail` (`KEY:VALUE`, split at the first `:`: a
+//! top-level detail holding that string; repeatable, each must match),
+//! `text` (found, case included, in the resource id, the actor label or a
+//! value of the details), and `since` / `until`
 //! (RFC 3339; `since` inclusive, `until` exclusive). The listing also takes
 //! `order` (`newest_first`, the default, or `oldest_first`), `limit` (1 to
 //! 1000, default 50) and `cursor` (the previous page's `next`); the export

@@ -10,6 +10,8 @@ use tower_activity::{ActivityFilter, Order};
 use uuid::Uuid;
 
 use crate::entity::{Column, Entity, without_nul};
+use crate::ip_condition::ip_condition;
+use crate::search_condition::{contains_text, detail_equals};
 
 /// The condition selecting the rows that pass `filter` on `backend`.
 pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Condition {
@@ -33,8 +35,26 @@ pub(crate) fn condition(filter: &ActivityFilter, backend: DbBackend) -> Conditio
     if !filter.actor_kinds.is_empty() {
         all = all.add(Column::ActorKind.is_in(filter.actor_kinds.iter().map(|kind| kind.as_str())));
     }
-    if !filter.actions.is_empty() {
-        all = all.add(Column::Action.is_in(filter.actions.iter().map(|action| action.as_str())));
+    // No index on the action: an action or a namespace is usually common
+    // enough that the id order reads fewer rows than an index would.
+    if !filter.actions.is_empty() || !filter.action_patterns.is_empty() {
+        let mut any = Condition::any();
+        if !filter.actions.is_empty() {
+            any = any.add(Column::Action.is_in(filter.actions.iter().map(|action| action.as_str())));
+        }
+        for pattern in &filter.action_patterns {
+            any = any.add(action_in(pattern.as_str()));
+        }
+        all = all.add(any);
+    }
+    if let Some(net) = filter.ip {
+        all = all.add(ip_condition(net, backend));
+    }
+    for (key, value) in &filter.detail_values {
+        all = all.add(detail_equals(backend, key, value));
+    }
+    if let Some(text) = &filter.text {
+        all = all.add(contains_text(backend, text));
     }
     // Served by the index on (category, id) that `AddCategory` makes.
     if !filter.categories.is_empty() {
@@ -162,6 +182,13 @@ pub(crate) fn day(backend: DbBackend) -> Expr {
 /// A `LIKE` pattern matching `text` literally, followed by `suffix` (a
 /// pattern, such as `.%`). `\` escapes.
 pub(crate) fn like_literal(prefix: &str, text: &str, suffix: &str) -> LikeExpr {
+    LikeExpr::new(like_pattern(prefix, text, suffix)).escape('\\')
+}
+
+/// The text of a `LIKE` pattern matching `text` literally between `prefix`
+/// and `suffix` (patterns): `%`, `_` and `\` in `text` are escaped with `\`,
+/// the default escape character of MySQL's `LIKE` and `JSON_SEARCH`.
+pub(crate) fn like_pattern(prefix: &str, text: &str, suffix: &str) -> String {
     let mut pattern = String::with_capacity(prefix.len() + text.len() + suffix.len() + 4);
     pattern.push_str(prefix);
     for c in text.chars() {
@@ -171,7 +198,7 @@ pub(crate) fn like_literal(prefix: &str, text: &str, suffix: &str) -> LikeExpr {
         pattern.push(c);
     }
     pattern.push_str(suffix);
-    LikeExpr::new(pattern).escape('\\')
+    pattern
 }
 
 /// Rows whose action is `name` or lies under it (`auth` covers

@@ -41,6 +41,12 @@ async fn filtered_pages_and_retention_use_their_indexes() {
                     .actor(Actor::user(format!("u_{}", i % 1_000)))
                     .resource(["invoice", "user", "note"][i % 3], format!("r_{}", i % 5_000))
                     .request_id(format!("req_{i}"))
+                    .ip(std::net::IpAddr::from([
+                        10,
+                        0,
+                        (i / 256 % 256) as u8,
+                        (i % 256) as u8,
+                    ]))
                     .build()
                     .unwrap();
                 event.occurred_at = now - TimeDelta::minutes(i as i64 * 30);
@@ -70,6 +76,10 @@ async fn filtered_pages_and_retention_use_their_indexes() {
             (
                 ActivityFilter::new().request_id("req_77"),
                 "ix_activity_log_request_id",
+            ),
+            (
+                ActivityFilter::new().ip(std::net::IpAddr::from([10, 0, 7, 7])),
+                "ix_activity_log_ip",
             ),
         ];
         for (filter, index) in pages {

@@ -63,8 +63,8 @@
 //! the id is a UUID (PostgreSQL `uuid`, MySQL `binary(16)`, SQLite blob), the
 //! time is UTC with microseconds, `details` is `jsonb` on PostgreSQL and JSON
 //! elsewhere. Indexes on (tenant, id), (actor, id), (resource type, resource
-//! id, id), request id and time serve the filtered pages, the lookups and
-//! retention.
+//! id, id), (ip, id), request id and time serve the filtered pages, the
+//! lookups and retention.
 //!
 //! [tower-activity]: tower_activity
 //! [sea-orm]: sea_orm
@@ -75,7 +75,6 @@
 #[cfg(test)]
 extern crate self as sea_orm_activity;
 
-mod action_pattern;
 mod anonymize;
 mod anonymize_policy;
 mod anonymize_words;
@@ -84,10 +83,12 @@ mod export;
 mod filter;
 #[cfg(test)]
 mod index_use_tests;
+mod ip_condition;
 mod migration;
 mod pg_arrays;
 mod retention;
 mod retention_job;
+mod search_condition;
 mod sink;
 mod store;
 #[cfg(test)]
@@ -95,11 +96,12 @@ mod store;
 mod support;
 mod transactional;
 
-pub use crate::action_pattern::{ActionPattern, InvalidActionPattern};
 pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAULT_PERSONAL_KEYS};
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
-pub use crate::migration::{ActivityMigrator, AddCategory, CreateActivityLog, MIGRATIONS_TABLE, migrations};
+pub use crate::migration::{
+    ActivityMigrator, AddCategory, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE, migrations,
+};
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};

@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, TransactionTrait};
-use tower_activity::{Action, ActivityEvent, Actor};
+use tower_activity::{Action, ActionPattern, ActivityEvent, Actor};
 use uuid::Uuid;
 
-use crate::action_pattern::{ActionPattern, covers};
 use crate::entity::{Column, Entity};
 use crate::filter::{self, action_in};
 use crate::store::SeaOrmStore;
@@ -33,7 +32,7 @@ pub const DEFAULT_RULE: &str = "*";
 /// [`Duration::MAX`], keeps entries forever (see [`SeaOrmStore::prune`]).
 ///
 /// ```
-/// # fn main() -> Result<(), sea_orm_activity::InvalidActionPattern> {
+/// # fn main() -> Result<(), tower_activity::InvalidActionPattern> {
 /// use std::time::Duration;
 /// use sea_orm_activity::RetentionPolicy;
 ///
@@ -48,14 +47,14 @@ pub const DEFAULT_RULE: &str = "*";
 /// assert_eq!(policy.max_age("invoice.paid"), 90 * DAY);
 ///
 /// // A mistyped rule is refused instead of silently covering nothing.
-/// assert!("Auth".parse::<sea_orm_activity::ActionPattern>().is_err());
-/// assert!("auth*".parse::<sea_orm_activity::ActionPattern>().is_err());
+/// assert!("Auth".parse::<tower_activity::ActionPattern>().is_err());
+/// assert!("auth*".parse::<tower_activity::ActionPattern>().is_err());
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetentionPolicy {
     max_age: Duration,
-    overrides: BTreeMap<String, Duration>,
+    overrides: BTreeMap<ActionPattern, Duration>,
 }
 
 /// Why a prune ([`SeaOrmStore::prune`]) failed.
@@ -94,7 +93,7 @@ impl RetentionPolicy {
     /// Keeps the entries `pattern` covers for `max_age` (longer or shorter
     /// than the default), replacing an earlier override of the same pattern.
     pub fn keep(mut self, pattern: ActionPattern, max_age: Duration) -> Self {
-        self.overrides.insert(pattern.as_str().to_owned(), max_age);
+        self.overrides.insert(pattern, max_age);
         self
     }
 
@@ -106,12 +105,11 @@ impl RetentionPolicy {
     }
 
     /// The most specific override covering `action`.
-    fn rule_of(&self, action: &str) -> Option<&str> {
+    fn rule_of(&self, action: &str) -> Option<&ActionPattern> {
         self.overrides
             .keys()
-            .filter(|rule| covers(rule, action))
-            .max_by_key(|rule| rule.len())
-            .map(String::as_str)
+            .filter(|rule| rule.covers(action))
+            .max_by_key(|rule| rule.as_str().len())
     }
 
     /// Each rule's name, the condition selecting the actions it governs, and
@@ -120,17 +118,17 @@ impl RetentionPolicy {
         let mut rules = Vec::with_capacity(self.overrides.len() + 1);
         let mut default = Condition::all();
         for rule in self.overrides.keys() {
-            default = default.add(action_in(rule).not());
+            default = default.add(action_in(rule.as_str()).not());
         }
         rules.push((DEFAULT_RULE.to_owned(), default, self.max_age));
         for (rule, max_age) in &self.overrides {
-            let mut governed = Condition::all().add(action_in(rule));
+            let mut governed = Condition::all().add(action_in(rule.as_str()));
             for narrower in self.overrides.keys() {
-                if narrower != rule && covers(rule, narrower) {
-                    governed = governed.add(action_in(narrower).not());
+                if narrower != rule && rule.covers(narrower.as_str()) {
+                    governed = governed.add(action_in(narrower.as_str()).not());
                 }
             }
-            rules.push((rule.clone(), governed, *max_age));
+            rules.push((rule.as_str().to_owned(), governed, *max_age));
         }
         rules
     }

@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tokio::sync::mpsc;
 use tower_activity::{
     ALERT_ACTION, ActivityEvent, ActivityFilter, ActivitySink, Actor, ActorKind, Alert, AlertKey, AlertRule,
     Alerts, MemorySink, Outcome, Recorder, StoreCount,
 };
+
+mod support;
+use support::{counter, with_metrics};
 
 fn start() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_225_600, 0).unwrap()
@@ -205,37 +207,19 @@ async fn alert_events_are_not_counted_by_rules() {
 
 #[test]
 fn raised_alerts_are_counted_in_metrics() {
-    let debugging = DebuggingRecorder::new();
-    let snapshotter = debugging.snapshotter();
-    metrics::with_local_recorder(&debugging, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let alerts = Alerts::new().rule(AlertRule::failed_logins_per_ip().threshold(2));
-            let recorder = Recorder::builder(MemorySink::new()).alerts(alerts).spawn();
-            for ip in 1..=2u8 {
-                for n in 0..2 {
-                    recorder
-                        .record(failed_login([192, 0, 2, ip], start() + TimeDelta::seconds(n)))
-                        .unwrap();
-                }
+    let reported = with_metrics(|| async {
+        let alerts = Alerts::new().rule(AlertRule::failed_logins_per_ip().threshold(2));
+        let recorder = Recorder::builder(MemorySink::new()).alerts(alerts).spawn();
+        for ip in 1..=2u8 {
+            for n in 0..2 {
+                recorder
+                    .record(failed_login([192, 0, 2, ip], start() + TimeDelta::seconds(n)))
+                    .unwrap();
             }
-            recorder.shutdown().await;
-        });
+        }
+        recorder.shutdown().await;
     });
-    let raised: u64 = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .filter(|(key, _, _, _)| key.key().name() == tower_activity::metrics::ALERTS_RAISED)
-        .map(|(_, _, _, value)| match value {
-            DebugValue::Counter(n) => n,
-            other => panic!("{other:?}"),
-        })
-        .sum();
-    assert_eq!(raised, 2);
+    assert_eq!(counter(&reported, tower_activity::metrics::ALERTS_RAISED), 2);
 }
 
 #[tokio::test]
@@ -279,8 +263,39 @@ async fn a_store_count_adds_up_every_instance_within_the_window() {
 #[test]
 fn a_store_count_refuses_what_a_store_cannot_select_by_name() {
     let refused = |rule: AlertRule| StoreCount::for_rule(&rule).unwrap_err().to_string();
-    assert!(refused(AlertRule::failed_logins_per_ip()).contains("failed_logins_per_ip"));
-    assert!(refused(AlertRule::failed_logins_per_ip()).contains("client IP"));
+    assert!(refused(AlertRule::forbidden_per_actor()).contains("forbidden_per_actor"));
     assert!(refused(AlertRule::forbidden_per_actor()).contains("closure"));
     assert!(refused(AlertRule::admin_new_ip()).contains("new IPs"));
+}
+
+#[tokio::test]
+async fn a_store_count_by_client_ip_selects_the_stored_address() {
+    let store = MemorySink::new();
+    let now = start() + TimeDelta::minutes(30);
+    let from = |ip: [u8; 4], minutes_ago: i64| {
+        ActivityEvent::builder("auth.login.failed")
+            .ip(ip.into())
+            .outcome(Outcome::Warning)
+            .occurred_at(now - TimeDelta::minutes(minutes_ago))
+            .build()
+            .unwrap()
+    };
+    let batch = [
+        from([203, 0, 113, 9], 1),
+        from([203, 0, 113, 9], 4),
+        from([203, 0, 113, 9], 6),
+        from([203, 0, 113, 10], 1),
+    ];
+    store.write_batch(&batch).await.unwrap();
+    let check = StoreCount::for_rule(&AlertRule::failed_logins_per_ip().threshold(2)).unwrap();
+    assert_eq!(
+        check.count(&store, "203.0.113.9", now).await.unwrap(),
+        2,
+        "6 minutes ago is outside"
+    );
+    assert!(check.reached(&store, "203.0.113.9", now).await.unwrap());
+    assert_eq!(check.count(&store, "203.0.113.10", now).await.unwrap(), 1);
+    let hashed = check.count(&store, "3f2a9c", now).await.unwrap_err();
+    let source = std::error::Error::source(&hashed).unwrap().to_string();
+    assert!(source.contains("3f2a9c"), "{source}");
 }

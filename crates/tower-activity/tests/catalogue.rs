@@ -1,13 +1,15 @@
 //! The action catalogue on the write path: strict refuses, lenient keeps,
 //! marks and counts, and every kept event carries its category.
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use serde::Serialize;
 use serde_json::json;
 use tower_activity::{
     Action, ActivityContext, ActivityEvent, CATALOGUE_KEY, Catalogue, CatalogueAction, CatalogueEntry,
     DetailSpec, DetailType, LogError, MemorySink, Recorder, ViolationKind, log_activity,
 };
+
+mod support;
+use support::{counter, with_metrics};
 
 fn catalogue() -> Catalogue {
     Catalogue::new()
@@ -108,26 +110,18 @@ async fn strict_refuses_an_unknown_action_and_each_schema_violation_by_name() {
 
 #[test]
 fn lenient_keeps_marks_and_counts_what_breaks_the_catalogue() {
-    let debugging = DebuggingRecorder::new();
-    let snapshotter = debugging.snapshotter();
     let sink = MemorySink::new();
-    metrics::with_local_recorder(&debugging, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+    let reported = with_metrics(|| async {
+        let recorder = Recorder::builder(sink.clone()).catalogue(catalogue()).spawn();
+        let unknown = ActivityEvent::builder("billing.refund").build().unwrap();
+        log(&recorder, unknown).await.unwrap();
+        let secret = ActivityEvent::builder("auth.login.failed")
+            .detail("password", 1234)
             .build()
             .unwrap();
-        runtime.block_on(async {
-            let recorder = Recorder::builder(sink.clone()).catalogue(catalogue()).spawn();
-            let unknown = ActivityEvent::builder("billing.refund").build().unwrap();
-            log(&recorder, unknown).await.unwrap();
-            let secret = ActivityEvent::builder("auth.login.failed")
-                .detail("password", 1234)
-                .build()
-                .unwrap();
-            recorder.record(secret).unwrap();
-            recorder.shutdown().await;
-            assert_eq!(recorder.stats().catalogue_marked, 2);
-        });
+        recorder.record(secret).unwrap();
+        recorder.shutdown().await;
+        assert_eq!(recorder.stats().catalogue_marked, 2);
     });
     let events = sink.events();
     assert_eq!(events.len(), 2);
@@ -145,20 +139,16 @@ fn lenient_keeps_marks_and_counts_what_breaks_the_catalogue() {
             r#"action "auth.login.failed": detail "password" must be a string, not an integer"#
         ))
     );
-    let marked = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .find(|(key, _, _, _)| key.key().name() == tower_activity::metrics::CATALOGUE_VIOLATIONS)
-        .expect("the violations counter");
-    let labels: Vec<_> = marked
-        .0
-        .key()
-        .labels()
-        .map(|label| (label.key(), label.value()))
+    let marked: Vec<_> = reported
+        .iter()
+        .filter(|metric| metric.name == tower_activity::metrics::CATALOGUE_VIOLATIONS)
         .collect();
-    assert_eq!(labels, [("handling", "marked")]);
-    assert!(matches!(marked.3, DebugValue::Counter(2)));
+    assert_eq!(marked.len(), 1);
+    assert_eq!(marked[0].labels, [("handling".to_owned(), "marked".to_owned())]);
+    assert_eq!(
+        counter(&reported, tower_activity::metrics::CATALOGUE_VIOLATIONS),
+        2
+    );
 }
 
 #[tokio::test]

@@ -4,13 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::debugging::DebugValue;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use tower_activity::{
     Action, ActivityEvent, ActivitySink, DROPPED_ACTION, EventPolicy, IpPrivacy, LogError, MemorySink,
     Outcome, Recorder, SinkError,
 };
+
+mod support;
+use support::{counter, with_metrics};
 
 fn event(n: usize) -> ActivityEvent {
     ActivityEvent::builder(Action::Create)
@@ -337,38 +340,27 @@ async fn the_policy_applies_before_the_sink_sees_the_event() {
 
 #[test]
 fn counters_and_gauges_are_reported_through_the_metrics_facade() {
-    let debugging = DebuggingRecorder::new();
-    let snapshotter = debugging.snapshotter();
-    metrics::with_local_recorder(&debugging, || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let flaky = Flaky {
-                failures: 2,
-                calls: AtomicUsize::new(0),
-                sink: MemorySink::new(),
-            };
-            let recorder = Recorder::builder(flaky)
-                .capacity(5)
-                .retry_backoff(Duration::from_millis(1), Duration::from_millis(1))
-                .spawn();
-            for n in 0..8 {
-                let _ = recorder.record(event(n));
-            }
-            recorder.shutdown().await;
-        });
+    let reported = with_metrics(|| async {
+        let flaky = Flaky {
+            failures: 2,
+            calls: AtomicUsize::new(0),
+            sink: MemorySink::new(),
+        };
+        let recorder = Recorder::builder(flaky)
+            .capacity(5)
+            .retry_backoff(Duration::from_millis(1), Duration::from_millis(1))
+            .spawn();
+        for n in 0..8 {
+            let _ = recorder.record(event(n));
+        }
+        recorder.shutdown().await;
     });
-    let values: std::collections::HashMap<String, DebugValue> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(key, _, _, value)| (key.key().name().to_owned(), value))
-        .collect();
-    let counter = |name: &str| match values.get(name) {
-        Some(DebugValue::Counter(n)) => *n,
-        other => panic!("{name}: {other:?}"),
+    let counter = |name: &str| counter(&reported, name);
+    let value = |name: &str| {
+        reported
+            .iter()
+            .find(|metric| metric.name == name)
+            .map(|metric| &metric.value)
     };
     assert_eq!(counter(tower_activity::metrics::EVENTS_RECORDED), 5);
     assert_eq!(counter(tower_activity::metrics::EVENTS_DROPPED), 3);
@@ -379,11 +371,11 @@ fn counters_and_gauges_are_reported_through_the_metrics_facade() {
     );
     assert_eq!(counter(tower_activity::metrics::BATCHES_FAILED), 2);
     assert!(matches!(
-        values.get(tower_activity::metrics::QUEUE_DEPTH),
+        value(tower_activity::metrics::QUEUE_DEPTH),
         Some(DebugValue::Gauge(_))
     ));
     assert!(matches!(
-        values.get(tower_activity::metrics::BATCH_WRITE_SECONDS),
+        value(tower_activity::metrics::BATCH_WRITE_SECONDS),
         Some(DebugValue::Histogram(samples)) if !samples.is_empty()
     ));
 }

@@ -6,11 +6,12 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use tower_activity::export::ExportFormat;
-use tower_activity::{Action, ActorKind, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
+use tower_activity::{Action, ActionPattern, ActorKind, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
 
 use super::api_error::ApiError;
 
@@ -66,6 +67,54 @@ impl<const MAX_CHARS: usize> ParamValue for Text<MAX_CHARS> {
             ));
         }
         Ok(Text(text.to_owned()))
+    }
+}
+
+/// An `action`: an action name, or a namespace followed by `.*` (`auth.*`)
+/// for every action under it. No action name ends in `.*`, so the two
+/// cannot be mistaken.
+#[derive(Debug)]
+pub(super) enum ActionParam {
+    /// This action.
+    Action(Action),
+    /// The actions under this namespace.
+    Pattern(ActionPattern),
+}
+
+impl ParamValue for ActionParam {
+    fn read(text: &str) -> Result<Self, String> {
+        if text.ends_with(".*") {
+            return text
+                .parse()
+                .map(ActionParam::Pattern)
+                .map_err(|error: tower_activity::InvalidActionPattern| error.to_string());
+        }
+        Action::read(text).map(ActionParam::Action)
+    }
+}
+
+/// A `detail`: `KEY:VALUE`, split at the first `:`, each at most
+/// `MAX_CHARS` characters; the key is not empty, the value may be.
+#[derive(Debug)]
+pub(super) struct Detail<const MAX_CHARS: usize>(pub(super) String, pub(super) String);
+
+impl<const MAX_CHARS: usize> ParamValue for Detail<MAX_CHARS> {
+    fn read(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some((key, value)) if !key.is_empty() => {
+                if key.chars().count() > MAX_CHARS || value.chars().count() > MAX_CHARS {
+                    return Err(format!("a key or value longer than {MAX_CHARS} characters"));
+                }
+                Ok(Detail(key.to_owned(), value.to_owned()))
+            }
+            _ => Err("expected KEY:VALUE, such as reason:bad_password".to_owned()),
+        }
+    }
+}
+
+impl ParamValue for IpNet {
+    fn read(text: &str) -> Result<Self, String> {
+        tower_activity::parse_ip_filter(text).map_err(|error| error.to_string())
     }
 }
 

@@ -4,19 +4,23 @@
 //! parameter's values; every mistake is an error naming the parameter.
 
 use chrono::{DateTime, Utc};
+use ipnet::IpNet;
 use serde::Deserialize;
 use serde_path_to_error::Segment;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    Action, ActivityFilter, ActorKind, Cursor, DEFAULT_PAGE_LIMIT, MAX_CATEGORY_LEN, MAX_ID_CHARS,
+    ActivityFilter, ActorKind, Cursor, DEFAULT_PAGE_LIMIT, MAX_CATEGORY_LEN, MAX_ID_CHARS,
     MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, Order, Outcome,
 };
 
 use super::api_error::ApiError;
-use super::param_value::{Limit, Param, Text, refuse_invalid_utf8};
+use super::param_value::{ActionParam, Detail, Limit, Param, Text, refuse_invalid_utf8};
+
+/// The longest `text`, and `detail` key or value, in characters.
+pub(crate) const MAX_SEARCH_CHARS: usize = 1_000;
 
 /// The filter parameters, accepted by every endpoint that reads many entries.
-const FILTER_PARAMS: [&str; 11] = [
+const FILTER_PARAMS: [&str; 14] = [
     "tenant",
     "actor",
     "actor_kind",
@@ -26,6 +30,9 @@ const FILTER_PARAMS: [&str; 11] = [
     "resource_type",
     "resource_id",
     "request_id",
+    "ip",
+    "detail",
+    "text",
     "since",
     "until",
 ];
@@ -76,20 +83,24 @@ impl Endpoint {
 }
 
 /// The query string, read. It holds every parameter of the router, each
-/// endpoint accepting some of them; `actor_kind`, `action`, `category` and `outcome` may
-/// be given more than once (any value matches), the others once.
+/// endpoint accepting some of them; `actor_kind`, `action`, `category` and
+/// `outcome` may be given more than once (any value matches), `detail` too
+/// (each must match), the others once.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(crate) struct QueryParams {
     tenant: Option<Param<Text<MAX_ID_CHARS>>>,
     actor: Option<Param<Text<MAX_ID_CHARS>>>,
     actor_kind: Vec<Param<ActorKind>>,
-    action: Vec<Param<Action>>,
+    action: Vec<Param<ActionParam>>,
     category: Vec<Param<Text<MAX_CATEGORY_LEN>>>,
     outcome: Vec<Param<Outcome>>,
     resource_type: Option<Param<Text<MAX_RESOURCE_TYPE_CHARS>>>,
     resource_id: Option<Param<Text<MAX_ID_CHARS>>>,
     request_id: Option<Param<Text<MAX_REQUEST_ID_LEN>>>,
+    ip: Option<Param<IpNet>>,
+    detail: Vec<Param<Detail<MAX_SEARCH_CHARS>>>,
+    text: Option<Param<Text<MAX_SEARCH_CHARS>>>,
     since: Option<Param<DateTime<Utc>>>,
     until: Option<Param<DateTime<Utc>>>,
     order: Option<Param<Order>>,
@@ -137,6 +148,9 @@ impl QueryParams {
             ("resource_type", self.resource_type.is_some()),
             ("resource_id", self.resource_id.is_some()),
             ("request_id", self.request_id.is_some()),
+            ("ip", self.ip.is_some()),
+            ("detail", !self.detail.is_empty()),
+            ("text", self.text.is_some()),
             ("since", self.since.is_some()),
             ("until", self.until.is_some()),
             ("order", self.order.is_some()),
@@ -161,7 +175,18 @@ impl QueryParams {
             tenant_id: text(&self.tenant),
             actor_id: text(&self.actor),
             actor_kinds: self.actor_kind.iter().map(|Param(kind)| *kind).collect(),
-            actions: self.action.iter().map(|Param(action)| action.clone()).collect(),
+            actions: (self.action.iter())
+                .filter_map(|Param(action)| match action {
+                    ActionParam::Action(action) => Some(action.clone()),
+                    ActionParam::Pattern(_) => None,
+                })
+                .collect(),
+            action_patterns: (self.action.iter())
+                .filter_map(|Param(action)| match action {
+                    ActionParam::Pattern(pattern) => Some(pattern.clone()),
+                    ActionParam::Action(_) => None,
+                })
+                .collect(),
             categories: self
                 .category
                 .iter()
@@ -171,6 +196,11 @@ impl QueryParams {
             resource_type: text(&self.resource_type),
             resource_id: text(&self.resource_id),
             request_id: text(&self.request_id),
+            ip: self.ip.as_ref().map(|Param(net)| *net),
+            detail_values: (self.detail.iter())
+                .map(|Param(Detail(key, value))| (key.clone(), value.clone()))
+                .collect(),
+            text: text(&self.text),
             since: time(&self.since),
             until: time(&self.until),
             ..ActivityFilter::default()

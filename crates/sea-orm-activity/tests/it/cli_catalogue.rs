@@ -2,15 +2,12 @@
 //! catalogue file, `--category` filters, `anonymize --catalogue` clears the
 //! keys it marks personal.
 
-use std::process::Stdio;
-
 use serde_json::json;
-use tokio::process::Command;
 use tower_activity::{
     Action, ActivityEvent, ActivityStore, Actor, Catalogue, CatalogueEntry, DetailSpec, DetailType,
 };
 
-use crate::cli::{BIN, failed, run, succeeded};
+use crate::cli::{failed, run, run_without_database, succeeded};
 use crate::events;
 use crate::support::each_backend;
 
@@ -32,17 +29,6 @@ fn catalogue_file(text: &str) -> (tempfile::TempDir, String) {
     let path = dir.path().join("catalogue.json");
     std::fs::write(&path, text).unwrap();
     (dir, path.to_str().unwrap().to_owned())
-}
-
-/// Runs the command with `args` and no database at all.
-async fn run_without_database(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .expect("the command runs")
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod cli;
 mod cli_catalogue;
 mod events;
 mod export;
+mod filters;
 mod query;
 mod retention;
 mod schema;

@@ -4,7 +4,9 @@ use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use sea_orm_migration::prelude::*;
 
 use sea_orm_activity::entity::{Column, Entity};
-use sea_orm_activity::{ActivityMigrator, AddCategory, CreateActivityLog, MIGRATIONS_TABLE};
+use sea_orm_activity::{
+    ActivityMigrator, AddCategory, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE,
+};
 use tower_activity::{Action, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore};
 
 use crate::support::Backend;
@@ -36,13 +38,13 @@ async fn the_migration_runs_in_an_application_migrator_and_standalone() {
         AppMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, "seaql_migrations").await,
-            [CreateActivityLog::NAME, AddCategory::NAME]
+            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
         );
         // The standalone migrator keeps its own record and finds the table there.
         ActivityMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, MIGRATIONS_TABLE).await,
-            [CreateActivityLog::NAME, AddCategory::NAME]
+            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
         );
         events::write(db, &[varied(1)]).await;
         assert_eq!(
@@ -101,7 +103,7 @@ async fn a_table_of_the_first_version_gains_the_category_and_keeps_its_rows() {
         ActivityMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, MIGRATIONS_TABLE).await,
-            [CreateActivityLog::NAME, AddCategory::NAME]
+            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
         );
         // Run again through an application's migrator: nothing is added twice.
         AppMigrator::up(&db.db, None).await.unwrap();

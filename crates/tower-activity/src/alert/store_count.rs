@@ -6,14 +6,14 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::rule::{AlertRule, Detector, KeyKind, Matcher};
-use crate::store::{ActivityFilter, ActivityStore, StoreError};
+use crate::store::{ActivityFilter, ActivityStore, StoreError, parse_ip_filter};
 
 /// A rule's count for one key, read from an [`ActivityStore`]: the matching
 /// events of every instance that writes to the store, where the rules of
 /// [`Alerts`](crate::Alerts) see only their own instance's.
 ///
 /// It takes a rule made of filters ([`AlertRule::matching`]) that counts by
-/// actor or tenant, and asks the store for [`counts`](ActivityStore::counts)
+/// actor, tenant or client IP, and asks the store for [`counts`](ActivityStore::counts)
 /// of each filter narrowed to the key and the window ending at `now` (both
 /// ends included). It costs a store query per call: run it when an
 /// in-process rule comes close, on a schedule, or for the key of a request
@@ -48,6 +48,7 @@ pub struct StoreCount {
 enum KeyField {
     Actor,
     Tenant,
+    ClientIp,
 }
 
 /// A rule that [`StoreCount`] cannot count in a store.
@@ -60,8 +61,8 @@ pub struct UnsupportedRule {
 
 impl StoreCount {
     /// The store count of `rule`. Fails for a rule that matches with a
-    /// closure ([`AlertRule::matching_fn`]), counts by client IP or by a
-    /// closure's key, or is not a counting rule (the admin new-IP rule).
+    /// closure ([`AlertRule::matching_fn`]), counts by a closure's key, or is
+    /// not a counting rule (the admin new-IP rule).
     pub fn for_rule(rule: &AlertRule) -> Result<Self, UnsupportedRule> {
         let unsupported = |reason| UnsupportedRule {
             rule: rule.name().to_owned(),
@@ -78,11 +79,7 @@ impl StoreCount {
         let key = match rule.key.0 {
             KeyKind::Actor => KeyField::Actor,
             KeyKind::Tenant => KeyField::Tenant,
-            KeyKind::ClientIp => {
-                return Err(unsupported(
-                    "it counts by client IP, which a store filter cannot select yet",
-                ));
-            }
+            KeyKind::ClientIp => KeyField::ClientIp,
             KeyKind::Custom(_) => return Err(unsupported("it counts by a key of the application's")),
         };
         Ok(StoreCount {
@@ -96,6 +93,11 @@ impl StoreCount {
     /// How many events in the store match the rule for `key` within the
     /// window ending at `now`. A rule of several filters adds up their
     /// counts.
+    ///
+    /// A client IP key is the address as stored (or the network
+    /// [`IpPrivacy::truncate`](crate::IpPrivacy::truncate) keeps); a keyed
+    /// hash cannot be selected by address, and such a key is an error whose
+    /// source says so.
     pub async fn count<S: ActivityStore>(
         &self,
         store: &S,
@@ -106,12 +108,17 @@ impl StoreCount {
             .ok()
             .and_then(|window| now.checked_sub_signed(window));
         let until = now.checked_add_signed(TimeDelta::microseconds(1));
+        let ip = match self.key {
+            KeyField::ClientIp => Some(parse_ip_filter(key).map_err(StoreError::new)?),
+            KeyField::Actor | KeyField::Tenant => None,
+        };
         let mut total = 0;
         for filter in &self.filters {
             let mut filter = filter.clone();
             match self.key {
                 KeyField::Actor => filter.actor_id = Some(key.to_owned()),
                 KeyField::Tenant => filter.tenant_id = Some(key.to_owned()),
+                KeyField::ClientIp => filter.ip = ip,
             }
             filter.since = since;
             filter.until = until;

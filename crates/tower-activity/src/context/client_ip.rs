@@ -59,6 +59,14 @@ pub struct TrustedProxies {
     header: ForwardedHeader,
 }
 
+/// `text` as a network in CIDR form (`10.0.0.0/8`) or a single address
+/// (`192.0.2.1`, a network of one).
+pub(crate) fn ip_or_network(text: &str) -> Option<IpNet> {
+    IpNet::from_str(text)
+        .or_else(|_| IpAddr::from_str(text).map(IpNet::from))
+        .ok()
+}
+
 /// A trusted-proxy network that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid trusted proxy network {0:?}: expected an address or a CIDR such as 10.0.0.0/8")]
@@ -84,9 +92,7 @@ impl TrustedProxies {
             .into_iter()
             .map(|text| {
                 let text = text.as_ref().trim();
-                IpNet::from_str(text)
-                    .or_else(|_| IpAddr::from_str(text).map(IpNet::from))
-                    .map_err(|_| InvalidNetwork(text.chars().take(64).collect()))
+                ip_or_network(text).ok_or_else(|| InvalidNetwork(text.chars().take(64).collect()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(TrustedProxies::new(parsed))

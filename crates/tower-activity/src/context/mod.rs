@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use http::{HeaderValue, Method};
 use tokio::task::futures::TaskLocalFuture;
 
+pub(crate) use self::client_ip::ip_or_network;
 pub use self::client_ip::{ForwardedHeader, InvalidNetwork, TrustedProxies};
 pub use self::future::ResponseFuture;
 pub use self::identify::{IdentifyRequest, Identity, Unidentified};

@@ -109,10 +109,14 @@ impl Action {
     /// Whether the action's name is `namespace` or starts with `namespace.`:
     /// `auth.login.failed` is in `auth` and in `auth.login`.
     pub fn is_in(&self, namespace: &str) -> bool {
-        let name = self.as_str();
-        name.strip_prefix(namespace)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        name_is_in(self.as_str(), namespace)
     }
+}
+
+/// Whether the action name `name` is `namespace` or starts with `namespace.`.
+pub(super) fn name_is_in(name: &str, namespace: &str) -> bool {
+    name.strip_prefix(namespace)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 fn validate(name: &str) -> Result<(), &'static str> {

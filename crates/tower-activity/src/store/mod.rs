@@ -4,6 +4,7 @@
 mod cursor;
 mod filter;
 mod follow;
+mod ip_filter;
 mod query;
 mod read_audit;
 
@@ -14,6 +15,7 @@ use uuid::Uuid;
 pub use self::cursor::{Cursor, InvalidCursor};
 pub use self::filter::ActivityFilter;
 pub use self::follow::{DEFAULT_LOOKBACK, Follower};
+pub use self::ip_filter::{InvalidIpFilter, parse_ip_filter};
 pub use self::query::{
     ActivityCount, ActivityPage, ActivityQuery, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Order,
 };

@@ -1,7 +1,7 @@
 //! Reading the log router's query string.
 
 use super::*;
-use tower_activity::MAX_PAGE_LIMIT;
+use tower_activity::{Action, MAX_PAGE_LIMIT, parse_ip_filter};
 
 #[test]
 fn every_filter_parameter_is_read() {
@@ -31,6 +31,31 @@ fn every_filter_parameter_is_read() {
 }
 
 #[test]
+fn namespaces_networks_details_and_text_are_read() {
+    let query = "action=auth.*&action=read&action=billing.plan_2.*&ip=2001:db8::/32\
+                 &detail=reason:bad:password&detail=a%20b:&detail=k%00:v%00&text=50%25_off%5C";
+    let filter = QueryParams::parse(Some(query), Endpoint::List)
+        .unwrap()
+        .filter()
+        .unwrap();
+    let expected = ActivityFilter::new()
+        .action(Action::Read)
+        .action_pattern("auth".parse().unwrap())
+        .action_pattern("billing.plan_2".parse().unwrap())
+        .ip(parse_ip_filter("2001:db8::/32").unwrap())
+        .detail("reason", "bad:password")
+        .detail("a b", "")
+        .detail("k\0", "v\0")
+        .text("50%_off\\");
+    assert_eq!(filter, expected);
+    let exact = QueryParams::parse(Some("ip=203.0.113.7"), Endpoint::Stats).unwrap();
+    assert_eq!(
+        exact.filter().unwrap().ip,
+        Some(parse_ip_filter("203.0.113.7/32").unwrap())
+    );
+}
+
+#[test]
 fn endpoints_accept_only_their_parameters() {
     assert!(QueryParams::parse(Some("limit=5"), Endpoint::List).is_ok());
     assert!(QueryParams::parse(Some("limit=5"), Endpoint::Stats).is_err());
@@ -56,7 +81,7 @@ fn refusal(query: &str, endpoint: Endpoint) -> (String, String) {
 }
 
 /// A value each parameter accepts.
-const VALID: [(&str, &str); 15] = [
+const VALID: [(&str, &str); 18] = [
     ("tenant", "acme"),
     ("actor", "u_1"),
     ("actor_kind", "admin"),
@@ -66,6 +91,9 @@ const VALID: [(&str, &str); 15] = [
     ("resource_type", "user"),
     ("resource_id", "7"),
     ("request_id", "r-1"),
+    ("ip", "10.0.0.0/8"),
+    ("detail", "reason:bad_password"),
+    ("text", "50%"),
     ("since", "2025-01-01T00:00:00Z"),
     ("until", "2025-01-02T00:00:00Z"),
     ("order", "oldest_first"),
@@ -135,7 +163,7 @@ fn every_single_valued_parameter_given_twice_is_refused_by_name() {
         if !Endpoint::List.accepts(name) {
             continue;
         }
-        if matches!(name, "actor_kind" | "action" | "category" | "outcome") {
+        if matches!(name, "actor_kind" | "action" | "category" | "outcome" | "detail") {
             assert!(parsed.is_ok(), "{query}");
             continue;
         }
@@ -180,6 +208,8 @@ fn repeated_values_are_all_read_in_order() {
 #[test]
 fn values_are_checked_and_name_their_parameter() {
     let long = "é".repeat(MAX_ID_CHARS + 1);
+    let long_text = format!("text={}", "x".repeat(MAX_SEARCH_CHARS + 1));
+    let long_detail = format!("detail=k:{}", "x".repeat(MAX_SEARCH_CHARS + 1));
     for (query, name, message) in [
         (
             "tenant=",
@@ -191,6 +221,12 @@ fn values_are_checked_and_name_their_parameter() {
             &format!("resource_id={long}"),
             "resource_id",
             "longer than 255 characters",
+        ),
+        (&long_text, "text", "longer than 1000 characters"),
+        (
+            &long_detail,
+            "detail",
+            "a key or value longer than 1000 characters",
         ),
         ("since=yesterday", "since", "expected an RFC 3339 time"),
         ("until=", "until", "expected an RFC 3339 time"),
@@ -205,6 +241,16 @@ fn values_are_checked_and_name_their_parameter() {
         ("cursor=c1nothex", "cursor", "invalid cursor"),
         ("outcome=fine", "outcome", "unknown outcome"),
         ("actor_kind=robot", "actor_kind", "unknown actor kind"),
+        ("action=Auth.*", "action", "invalid action pattern"),
+        ("action=auth*", "action", "invalid action name"),
+        ("ip=10.0.0.0/33", "ip", "invalid IP filter"),
+        ("ip=10.0.0.*", "ip", "invalid IP filter"),
+        ("ip=", "ip", "invalid IP filter"),
+        ("detail=reason", "detail", "expected KEY:VALUE"),
+        ("detail=:x", "detail", "expected KEY:VALUE"),
+        ("detail=k:%FF", "detail", "not valid UTF-8"),
+        ("text=", "text", "must not be empty"),
+        ("text=%C3%28", "text", "not valid UTF-8"),
         ("actor=%FF%FE", "actor", "not valid UTF-8 once percent-decoded"),
         ("tenant=ok&resource_id=a%C3", "resource_id", "not valid UTF-8"),
         ("%FF=1", "\u{fffd}", "not valid UTF-8"),

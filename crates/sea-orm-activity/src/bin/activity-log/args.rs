@@ -6,8 +6,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
-use sea_orm_activity::{ActionPattern, ExportFormat};
-use tower_activity::{Action, ActivityFilter, ActorKind, Cursor, Outcome};
+use ipnet::IpNet;
+use sea_orm_activity::ExportFormat;
+use tower_activity::{Action, ActionPattern, ActivityFilter, ActorKind, Cursor, Outcome};
 
 /// Operate on the activity log of an application: migrate, query, follow,
 /// count, export, prune and anonymize; print its action catalogue.
@@ -124,9 +125,10 @@ pub(crate) struct FilterArgs {
     /// Only actors of this kind (user, admin, service, system, anonymous); repeatable.
     #[arg(long, value_name = "KIND", value_parser = actor_kind)]
     actor_kind: Vec<ActorKind>,
-    /// Only this action; repeatable.
+    /// Only this action, or a namespace followed by .* (auth.*) for every
+    /// action under it; repeatable.
     #[arg(long, value_name = "ACTION", value_parser = action)]
-    action: Vec<Action>,
+    action: Vec<ActionArg>,
     /// Only this category (auth, billing, …); repeatable.
     #[arg(long, value_name = "CATEGORY", value_parser = text())]
     category: Vec<String>,
@@ -142,6 +144,18 @@ pub(crate) struct FilterArgs {
     /// Only entries of this request.
     #[arg(long, value_parser = text())]
     request_id: Option<String>,
+    /// Only entries from this client address (203.0.113.7) or network
+    /// (10.0.0.0/8, 2001:db8::/32).
+    #[arg(long, value_parser = ip)]
+    ip: Option<IpNet>,
+    /// Only entries whose details hold KEY with the string VALUE (split at
+    /// the first =); repeatable, each must match.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = detail())]
+    detail: Vec<(String, String)>,
+    /// Only entries whose resource id, actor label or a string in their
+    /// details contains this text, case included.
+    #[arg(long, value_parser = text())]
+    text: Option<String>,
     /// Only entries at or after this time: RFC 3339, a date, or an age (24h).
     #[arg(long, value_parser = time, value_name = "TIME")]
     since: Option<DateTime<Utc>>,
@@ -156,16 +170,37 @@ impl FilterArgs {
             tenant_id: self.tenant.clone(),
             actor_id: self.actor.clone(),
             actor_kinds: self.actor_kind.clone(),
-            actions: self.action.clone(),
+            actions: (self.action.iter())
+                .filter_map(|arg| match arg {
+                    ActionArg::Action(action) => Some(action.clone()),
+                    ActionArg::Pattern(_) => None,
+                })
+                .collect(),
+            action_patterns: (self.action.iter())
+                .filter_map(|arg| match arg {
+                    ActionArg::Pattern(pattern) => Some(pattern.clone()),
+                    ActionArg::Action(_) => None,
+                })
+                .collect(),
             categories: self.category.clone(),
             outcomes: self.outcome.clone(),
             resource_type: self.resource_type.clone(),
             resource_id: self.resource_id.clone(),
             request_id: self.request_id.clone(),
+            ip: self.ip,
+            detail_values: self.detail.clone(),
+            text: self.text.clone(),
             since: self.since,
             until: self.until,
         }
     }
+}
+
+/// An `--action`: an action, or the actions under a namespace.
+#[derive(Clone, Debug)]
+enum ActionArg {
+    Action(Action),
+    Pattern(ActionPattern),
 }
 
 /// `90d`, `12h`, `30m`, `1h30m`, `500ms`.
@@ -208,9 +243,29 @@ fn time(text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| "that age reaches before the earliest time".to_owned())
 }
 
-fn action(text: &str) -> Result<Action, String> {
+/// An action name, or a namespace followed by `.*`.
+fn action(text: &str) -> Result<ActionArg, String> {
+    if text.ends_with(".*") {
+        return text
+            .parse()
+            .map(ActionArg::Pattern)
+            .map_err(|error: tower_activity::InvalidActionPattern| error.to_string());
+    }
     text.parse()
+        .map(ActionArg::Action)
         .map_err(|error: tower_activity::InvalidAction| error.to_string())
+}
+
+fn ip(text: &str) -> Result<IpNet, String> {
+    tower_activity::parse_ip_filter(text).map_err(|error| error.to_string())
+}
+
+/// `KEY=VALUE`, split at the first `=`; refused by name when not UTF-8.
+fn detail() -> impl TypedValueParser<Value = (String, String)> {
+    text().try_map(|text| match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err("expected KEY=VALUE, such as reason=bad_password"),
+    })
 }
 
 fn actor_kind(text: &str) -> Result<ActorKind, String> {
@@ -265,6 +320,49 @@ mod tests {
             );
         }
         assert!(keep_rule("auth=soon").is_err());
+    }
+
+    #[test]
+    fn filter_arguments_read_namespaces_networks_and_details() {
+        let cli = Cli::try_parse_from([
+            "activity-log",
+            "query",
+            "--action",
+            "auth.*",
+            "--action",
+            "read",
+            "--ip",
+            "10.0.0.0/8",
+            "--detail",
+            "reason=bad=password",
+            "--detail",
+            "a b=",
+            "--text",
+            "50%_off",
+        ])
+        .unwrap();
+        let Command::Query { filter, .. } = cli.command else {
+            panic!("not a query")
+        };
+        let expected = ActivityFilter::new()
+            .action(Action::Read)
+            .action_pattern("auth".parse().unwrap())
+            .ip("10.0.0.0/8".parse::<IpNet>().unwrap())
+            .detail("reason", "bad=password")
+            .detail("a b", "")
+            .text("50%_off");
+        assert_eq!(filter.filter(), expected);
+        for (flag, bad, message) in [
+            ("--ip", "10.0.0.0/33", "invalid IP filter"),
+            ("--action", "Auth.*", "invalid action pattern"),
+            ("--detail", "reason", "KEY=VALUE"),
+            ("--detail", "=x", "KEY=VALUE"),
+        ] {
+            let error = Cli::try_parse_from(["activity-log", "query", flag, bad])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(message) && error.contains(flag), "{error}");
+        }
     }
 
     #[test]

@@ -1,20 +1,25 @@
-//! Which actions a retention override covers: [`ActionPattern`].
+//! A set of actions named by an action or a namespace: [`ActionPattern`].
 
 use std::fmt;
 use std::str::FromStr;
 
-use tower_activity::{Action, MAX_ACTION_LEN};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// The actions a retention override covers: an action name
-/// (`auth.login.failed`, `read`), a namespace (`auth`), or a namespace
-/// followed by `.*` (`auth.*`, the same as `auth`). Made by parsing.
+use super::action::{Action, MAX_ACTION_LEN, name_is_in};
+
+/// A set of actions: an action name (`auth.login.failed`, `read`), a
+/// namespace (`auth`), or a namespace followed by `.*` (`auth.*`, the same as
+/// `auth`), covering the action of that name and every action under it, as
+/// [`Action::is_in`] decides. Made by parsing. Filters
+/// ([`ActivityFilter::action_pattern`](crate::ActivityFilter::action_pattern))
+/// and retention overrides name actions with it.
 ///
 /// Names follow the rules of [`Action`]: dot-separated segments of lowercase
 /// ASCII letters, digits and `_`, each starting with a letter, at most
 /// [`MAX_ACTION_LEN`] bytes.
 ///
 /// ```
-/// use sea_orm_activity::ActionPattern;
+/// use tower_activity::ActionPattern;
 ///
 /// let auth: ActionPattern = "auth.*".parse().unwrap();
 /// assert_eq!(auth.as_str(), "auth");
@@ -36,7 +41,7 @@ impl ActionPattern {
     /// Whether the action named `action` is covered: it is the pattern's
     /// action, or lies under its namespace.
     pub fn covers(&self, action: &str) -> bool {
-        covers(&self.0, action)
+        name_is_in(action, &self.0)
     }
 }
 
@@ -79,10 +84,15 @@ impl FromStr for ActionPattern {
     }
 }
 
-/// Whether `rule` covers the action `action`: it is the action or a namespace
-/// of it.
-pub(crate) fn covers(rule: &str, action: &str) -> bool {
-    action
-        .strip_prefix(rule)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+impl Serialize for ActionPattern {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionPattern {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
