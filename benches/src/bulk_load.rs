@@ -16,6 +16,10 @@ pub(crate) const BIG_TENANT: &str = "acme";
 /// from addresses in `10.0.0.0/16`.
 pub(crate) const BIG_TENANT_IP: &str = "203.0.113.7";
 
+/// The category of every entry of [`BIG_TENANT`]; the other entries' is
+/// `ops`.
+pub(crate) const BIG_TENANT_CATEGORY: &str = "billing";
+
 /// Inserts `rows` rows, one millisecond apart from `first` on, with ids that
 /// are UUID v7 of their times (so id order is time order, as for real
 /// events), then vacuums and analyzes the table and forces a checkpoint.
@@ -26,7 +30,7 @@ pub(crate) async fn load(db: &DatabaseConnection, rows: u64, first: DateTime<Utc
     db.execute_unprepared(&format!(
         "INSERT INTO activity_log (id, occurred_at, action, resource_type, resource_id, actor_kind, \
          actor_id, actor_label, tenant_id, outcome, http_status, request_id, ip, user_agent, method, \
-         route, details) \
+         route, details, category) \
          SELECT (lpad(to_hex({first_ms} + i), 12, '0') || '7000' || '8' || lpad(to_hex(i), 15, '0'))::uuid, \
                 to_timestamp(({first_ms} + i) / 1000.0), \
                 'create', 'item', i::text, 'user', 'user_' || (i % 1000), NULL, \
@@ -34,7 +38,8 @@ pub(crate) async fn load(db: &DatabaseConnection, rows: u64, first: DateTime<Utc
                 'success', 201, md5(i::text), \
                 CASE WHEN i % 10 < 6 THEN '{BIG_TENANT_IP}' ELSE '10.0.' || (i % 250) || '.' || (i % 7) END, \
                 'activity-bench/1', 'POST', '/items', \
-                '{{\"price\": 12}}'::jsonb \
+                '{{\"price\": 12}}'::jsonb, \
+                CASE WHEN i % 10 < 6 THEN '{BIG_TENANT_CATEGORY}' ELSE 'ops' END \
          FROM generate_series(1, {rows}) AS i"
     ))
     .await?;

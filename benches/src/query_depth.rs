@@ -1,6 +1,6 @@
 //! Benchmark 3: the time of a tenant's first page against a page whose
 //! cursor sits deep in that tenant's entries, and the same for the entries of
-//! one client IP (the exact IP filter and its index).
+//! one client IP and of one category (each filter through its index).
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +9,7 @@ use sea_orm_activity::SeaOrmStore;
 use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, Cursor};
 use uuid::Uuid;
 
-use crate::bulk_load::{self, BIG_TENANT, BIG_TENANT_IP};
+use crate::bulk_load::{self, BIG_TENANT, BIG_TENANT_CATEGORY, BIG_TENANT_IP};
 use crate::databases::{Backend, BenchDatabase, Result, Servers};
 use crate::report::{Section, Table, Target, count};
 
@@ -37,23 +37,32 @@ pub(crate) async fn run(options: QueryOptions, servers: &Servers) -> Result<Sect
         bulk_load::load(&db, options.rows, chrono::Utc::now() - chrono::TimeDelta::days(1)).await?;
     let store = SeaOrmStore::new(db.clone());
     let cursor_id = nth_newest(&db, options.depth).await?;
-    let first = ActivityQuery::new(ActivityFilter::new().tenant(BIG_TENANT));
-    let deep = first.clone().after(Some(Cursor::after_event(cursor_id)));
-    let page_size = first.page_size();
-    // The tenant's entries are exactly those of its IP: the same cursor sits
-    // as deep in them.
-    let ip = tower_activity::parse_ip_filter(BIG_TENANT_IP)?;
-    let ip_first = ActivityQuery::new(ActivityFilter::new().ip(ip));
-    let ip_deep = ip_first.clone().after(Some(Cursor::after_event(cursor_id)));
+    // Each filter selects exactly the tenant's entries, through its own
+    // index: the same cursor sits as deep in each.
+    let views = [
+        (
+            format!("tenant `{BIG_TENANT}`"),
+            ActivityFilter::new().tenant(BIG_TENANT),
+        ),
+        (
+            format!("ip `{BIG_TENANT_IP}`"),
+            ActivityFilter::new().ip(tower_activity::parse_ip_filter(BIG_TENANT_IP)?),
+        ),
+        (
+            format!("category `{BIG_TENANT_CATEGORY}`"),
+            ActivityFilter::new().category(BIG_TENANT_CATEGORY),
+        ),
+    ]
+    .map(|(name, filter)| {
+        let first = ActivityQuery::new(filter);
+        let deep = first.clone().after(Some(Cursor::after_event(cursor_id)));
+        View { name, first, deep }
+    });
+    let page_size = views[0].first.page_size();
 
     // Warm the cache and check the pages before timing them.
-    let first_page = store.list(&first).await?;
-    let deep_page = store.list(&deep).await?;
-    if store.list(&ip_first).await?.events != first_page.events
-        || store.list(&ip_deep).await?.events != deep_page.events
-    {
-        return Err("query-depth: the IP's pages differ from the tenant's".into());
-    }
+    let first_page = store.list(&views[0].first).await?;
+    let deep_page = store.list(&views[0].deep).await?;
     if first_page.events.len() != page_size || deep_page.events.len() != page_size {
         return Err(format!(
             "query-depth: pages of {} and {} events, expected {page_size}",
@@ -65,33 +74,34 @@ pub(crate) async fn run(options: QueryOptions, servers: &Servers) -> Result<Sect
     if deep_page.events.iter().any(|event| event.id >= cursor_id) {
         return Err("query-depth: the deep page is not after its cursor".into());
     }
+    for view in &views[1..] {
+        if store.list(&view.first).await?.events != first_page.events
+            || store.list(&view.deep).await?.events != deep_page.events
+        {
+            return Err(format!("query-depth: the pages of {} differ from the tenant's", view.name).into());
+        }
+    }
     eprintln!("query-depth: timing {} runs of each page", options.runs);
-    let mut first_times = Vec::with_capacity(options.runs);
-    let mut deep_times = Vec::with_capacity(options.runs);
+    let mut times = views
+        .each_ref()
+        .map(|_| (Vec::with_capacity(options.runs), Vec::with_capacity(options.runs)));
     let mut offset_times = Vec::with_capacity(options.runs);
-    let mut ip_first_times = Vec::with_capacity(options.runs);
-    let mut ip_deep_times = Vec::with_capacity(options.runs);
     let offset_sql = format!(
         "SELECT * FROM activity_log WHERE tenant_id = '{BIG_TENANT}' ORDER BY id DESC LIMIT {} OFFSET {}",
         page_size + 1,
         options.depth
     );
     for _ in 0..options.runs {
-        first_times.push(timed(store.list(&first)).await?);
-        deep_times.push(timed(store.list(&deep)).await?);
+        for (view, (first, deep)) in views.iter().zip(&mut times) {
+            first.push(timed(store.list(&view.first)).await?);
+            deep.push(timed(store.list(&view.deep)).await?);
+        }
         offset_times
             .push(timed(db.query_all_raw(Statement::from_string(DbBackend::Postgres, &offset_sql))).await?);
-        ip_first_times.push(timed(store.list(&ip_first)).await?);
-        ip_deep_times.push(timed(store.list(&ip_deep)).await?);
     }
     db.close().await?;
     database.drop().await?;
 
-    let first_ms = median_ms(&mut first_times);
-    let deep_ms = median_ms(&mut deep_times);
-    let offset_ms = median_ms(&mut offset_times);
-    let ip_first_ms = median_ms(&mut ip_first_times);
-    let ip_deep_ms = median_ms(&mut ip_deep_times);
     let tenant_rows = options.rows * 6 / 10;
     let mut table = Table::new(
         format!(
@@ -110,70 +120,58 @@ pub(crate) async fn run(options: QueryOptions, servers: &Servers) -> Result<Sect
             format!("{:.2}×", median / base),
         ]
     };
-    table.row(line(
-        String::from("first page (`SeaOrmStore::list`)"),
-        &first_times,
-        first_ms,
-        first_ms,
-    ));
-    table.row(line(
-        format!(
-            "cursor {} entries deep (`SeaOrmStore::list`)",
-            count(options.depth)
-        ),
-        &deep_times,
-        deep_ms,
-        first_ms,
-    ));
-    table.row(line(
-        format!("for comparison: raw SQL `OFFSET {}`", count(options.depth)),
-        &offset_times,
-        offset_ms,
-        first_ms,
-    ));
-    table.row(line(
-        format!("ip `{BIG_TENANT_IP}`: first page"),
-        &ip_first_times,
-        ip_first_ms,
-        ip_first_ms,
-    ));
-    table.row(line(
-        format!(
-            "ip `{BIG_TENANT_IP}`: cursor {} entries deep",
-            count(options.depth)
-        ),
-        &ip_deep_times,
-        ip_deep_ms,
-        ip_first_ms,
-    ));
+    let mut targets = Vec::new();
+    for (at, (view, (first_times, deep_times))) in views.iter().zip(&mut times).enumerate() {
+        let first_ms = median_ms(first_times);
+        let deep_ms = median_ms(deep_times);
+        table.row(line(
+            format!("{}: first page (`SeaOrmStore::list`)", view.name),
+            first_times,
+            first_ms,
+            first_ms,
+        ));
+        table.row(line(
+            format!("{}: cursor {} entries deep", view.name, count(options.depth)),
+            deep_times,
+            deep_ms,
+            first_ms,
+        ));
+        if at == 0 {
+            let offset_ms = median_ms(&mut offset_times);
+            table.row(line(
+                format!("for comparison: raw SQL `OFFSET {}`", count(options.depth)),
+                &offset_times,
+                offset_ms,
+                first_ms,
+            ));
+        }
+        targets.push(Target::new(
+            format!("deep page vs first page, by {}", view.name),
+            "within 2× the first page's time",
+            format!("{:.2}× ({deep_ms:.3} ms vs {first_ms:.3} ms)", deep_ms / first_ms),
+            deep_ms <= 2.0 * first_ms,
+        ));
+    }
     table.note(format!(
-        "Newest first, filtered by tenant, then by client IP (the tenant's entries are that IP's; \
-         the (ip, id) index serves it); {} timed runs of each, interleaved, after one warm-up run. \
-         The table was filled with one `INSERT … SELECT generate_series` ({load_seconds:.1} s) and \
-         `VACUUM ANALYZE`d and checkpointed; the deep cursor is the id of the tenant's {}th newest entry.",
+        "Newest first, filtered by tenant, by client IP and by category (each selects exactly the \
+         tenant's entries, through its own index: (tenant_id, id), (ip, id), (category, id)); {} timed \
+         runs of each, interleaved, after one warm-up run. The table was filled with one \
+         `INSERT … SELECT generate_series` ({load_seconds:.1} s) and `VACUUM ANALYZE`d and \
+         checkpointed; the deep cursor is the id of the tenant's {}th newest entry.",
         options.runs,
         count(options.depth)
     ));
     Ok(Section {
         tables: vec![table],
-        targets: vec![
-            Target::new(
-                "deep page vs first page",
-                "within 2× the first page's time",
-                format!("{:.2}× ({deep_ms:.3} ms vs {first_ms:.3} ms)", deep_ms / first_ms),
-                deep_ms <= 2.0 * first_ms,
-            ),
-            Target::new(
-                "deep page vs first page, by client IP",
-                "within 2× the first page's time",
-                format!(
-                    "{:.2}× ({ip_deep_ms:.3} ms vs {ip_first_ms:.3} ms)",
-                    ip_deep_ms / ip_first_ms
-                ),
-                ip_deep_ms <= 2.0 * ip_first_ms,
-            ),
-        ],
+        targets,
     })
+}
+
+/// One filter's first page and its page a cursor deep.
+struct View {
+    name: String,
+    first: ActivityQuery,
+    deep: ActivityQuery,
 }
 
 /// The id of the big tenant's `n`th newest entry.
