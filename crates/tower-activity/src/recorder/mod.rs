@@ -134,8 +134,16 @@ pub enum LogError {
     Closed,
     /// A strict [`Catalogue`] refused the event: its action is not listed,
     /// or its details break the action's schema.
+    /// (Boxed, so that the error, and every `Result` the write path
+    /// returns, stays two words.)
     #[error("the action catalogue refused the event: {0}")]
-    Catalogue(#[from] CatalogueViolation),
+    Catalogue(Box<CatalogueViolation>),
+}
+
+impl From<CatalogueViolation> for LogError {
+    fn from(violation: CatalogueViolation) -> Self {
+        LogError::Catalogue(Box::new(violation))
+    }
 }
 
 /// Why the queue did not take an event.
