@@ -12,7 +12,7 @@ use chrono::SubsecRound;
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveModelTrait, DbBackend, Iterable};
 use serde_json::Value;
-use tower_activity::{ActivityEvent, Cell, Details, ReadColumns};
+use tower_activity::{ActivityEvent, COLUMNS, Cell, Details, ReadColumns};
 
 /// One row of the `activity_log` table: an [`ActivityEvent`] flattened into
 /// columns.
@@ -83,12 +83,12 @@ impl From<&ActivityEvent> for ActiveModel {
     /// precision every backend keeps.
     fn from(event: &ActivityEvent) -> Self {
         let mut row = <ActiveModel as ActiveModelTrait>::default();
-        for (column, cell) in Column::iter().zip(event.cells()) {
+        for ((column, declared), cell) in Column::iter().zip(&COLUMNS).zip(event.cells()) {
             let value = match cell {
                 Cell::Json(details) => details
                     .map(|details| json_without_nul(&details.to_value()))
                     .into(),
-                cell => cell_value(cell, DbBackend::Postgres),
+                cell => cell_value(cell, declared, DbBackend::Postgres),
             };
             row.set(column, value);
         }
@@ -100,7 +100,15 @@ impl From<&ActivityEvent> for ActiveModel {
 /// Details are bound as their JSON text (the column parses it); on MySQL the
 /// time is sent as a `DATETIME` (the column's type): sent as a `TIMESTAMP`, a
 /// time outside 1970 to 2038 would be refused.
-pub(crate) fn cell_value(cell: Cell<'_>, backend: DbBackend) -> sea_orm::Value {
+///
+/// Text is cut to its column's limit (see [`Column::fit`](tower_activity::Column::fit)):
+/// events written straight to a store, without the recorder's policy, do not
+/// fail their batch for an over-long value.
+pub(crate) fn cell_value(
+    cell: Cell<'_>,
+    column: &tower_activity::Column,
+    backend: DbBackend,
+) -> sea_orm::Value {
     match cell {
         Cell::Uuid(id) => id.into(),
         Cell::Time(time) => {
@@ -110,7 +118,7 @@ pub(crate) fn cell_value(cell: Cell<'_>, backend: DbBackend) -> sea_orm::Value {
                 _ => time.into(),
             }
         }
-        Cell::Text(text) => text.map(|text| without_nul(text).into_owned()).into(),
+        Cell::Text(text) => text.map(|text| without_nul(column.fit(text)).into_owned()).into(),
         Cell::Integer(number) => number.into(),
         Cell::Json(details) => details.map(|details| details_text(details).into_owned()).into(),
     }
@@ -228,7 +236,7 @@ mod tests {
     use super::*;
     use sea_orm::{ActiveValue, TryIntoModel};
     use serde_json::json;
-    use tower_activity::{Action, Actor, COLUMNS, Outcome};
+    use tower_activity::{Action, Actor, Outcome};
 
     fn value<T: Into<sea_orm::Value>>(active: ActiveValue<T>) -> T {
         match active {

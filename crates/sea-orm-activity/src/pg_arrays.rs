@@ -29,7 +29,7 @@ pub(crate) fn column_arrays(events: &[ActivityEvent], max_bytes: usize) -> ([Str
             break;
         }
         taken += 1;
-        for (array, cell) in arrays.iter_mut().zip(event.cells()) {
+        for ((array, cell), column) in arrays.iter_mut().zip(event.cells()).zip(&COLUMNS) {
             let before = array.len();
             if array.len() > 1 {
                 array.push(',');
@@ -50,7 +50,7 @@ pub(crate) fn column_arrays(events: &[ActivityEvent], max_bytes: usize) -> ([Str
                     buffer.push_str(itoa::Buffer::new().format(number));
                     quoted(array, &buffer);
                 }
-                Cell::Text(Some(text)) => element(array, text),
+                Cell::Text(Some(text)) => element(array, column.fit(text)),
                 Cell::Json(Some(details)) => element(array, &details_text(details)),
                 Cell::Text(None) | Cell::Integer(None) | Cell::Json(None) => array.push_str("NULL"),
             }

@@ -72,7 +72,8 @@ pub(crate) async fn insert_events<C: ConnectionTrait>(db: &C, events: &[Activity
                 let rows = rows_within_limits(rest, backend);
                 let mut values = Vec::with_capacity(rows * COLUMNS.len());
                 for event in &rest[..rows] {
-                    values.extend(event.cells().map(|cell| cell_value(cell, backend)));
+                    let cells = event.cells().into_iter().zip(&COLUMNS);
+                    values.extend(cells.map(|(cell, column)| cell_value(cell, column, backend)));
                 }
                 let sql = insert_sql(backend, rows);
                 (Statement::from_sql_and_values(backend, sql, values), rows)

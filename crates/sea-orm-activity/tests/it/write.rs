@@ -1,7 +1,7 @@
 //! Writing: the batching sink, idempotence, and logging inside the caller's
 //! transaction.
 
-use sea_orm::{EntityTrait, PaginatorTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, TransactionTrait};
 use serde_json::json;
 use tower_activity::{
     Action, ActivityContext, ActivityEvent, ActivityFilter, ActivityQuery, ActivitySink, ActivityStore,
@@ -73,6 +73,47 @@ async fn events_dated_outside_1970_to_2038_are_stored_on_every_backend() {
         let mut read = events::all(db).await;
         read.sort_by_key(|event| event.occurred_at);
         assert_eq!(read, events);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_written_straight_to_the_store_is_cut_to_the_column_limits() {
+    // Made without the recorder's policy, which would have cut them.
+    let mut event = varied(1);
+    event.method = Some("PROPFIND-EXTENDED".into());
+    event.resource_id = Some("é".repeat(300).into());
+    event.user_agent = Some("a".repeat(2_000).into());
+    event.route = Some(format!("/{}", "r".repeat(600)).into());
+    each_backend(async |db| {
+        let store = db.store();
+        store.write_batch(std::slice::from_ref(&event)).await.unwrap();
+        let stored = store.get(event.id).await.unwrap().unwrap();
+        for (column, wanted) in [
+            ("method", &event.method),
+            ("resource_id", &event.resource_id),
+            ("user_agent", &event.user_agent),
+            ("route", &event.route),
+        ] {
+            let limit = tower_activity::COLUMNS
+                .iter()
+                .find(|declared| declared.name == column)
+                .and_then(|declared| declared.max_chars)
+                .unwrap();
+            let kept: String = wanted.as_deref().unwrap().chars().take(limit).collect();
+            let read = match column {
+                "method" => &stored.method,
+                "resource_id" => &stored.resource_id,
+                "user_agent" => &stored.user_agent,
+                _ => &stored.route,
+            };
+            assert_eq!(
+                read.as_deref(),
+                Some(kept.as_str()),
+                "{column} on {:?}",
+                db.backend
+            );
+        }
     })
     .await;
 }
@@ -301,8 +342,8 @@ async fn values_that_look_like_sql_or_array_syntax_are_stored_as_they_are() {
 
 #[tokio::test]
 async fn a_batch_is_one_transaction_even_over_several_statements() {
-    // Several statements (over 4 MiB of details), the last event too long for
-    // its column where the backend enforces column lengths.
+    // Several statements (over 4 MiB of details), the last event one that a
+    // constraint of the table refuses.
     let mut events: Vec<ActivityEvent> = (0..400)
         .map(|i| {
             let mut event = varied(i);
@@ -311,15 +352,25 @@ async fn a_batch_is_one_transaction_even_over_several_statements() {
         })
         .collect();
     if let Some(last) = events.last_mut() {
-        last.route = Some("r".repeat(tower_activity::MAX_ROUTE_CHARS + 1).into());
+        last.resource_id = Some("refused".into());
     }
     each_backend(async |db| {
         if db.backend == crate::support::Backend::Sqlite {
-            // SQLite does not enforce column lengths: nothing fails.
+            // SQLite cannot add a constraint to an existing table.
             return;
         }
+        db.db
+            .execute_unprepared(
+                "ALTER TABLE activity_log ADD CONSTRAINT no_refused CHECK (resource_id <> 'refused')",
+            )
+            .await
+            .unwrap();
         let result = db.store().write_batch(&events).await;
-        assert!(result.is_err(), "[{}] the over-long route is refused", db.backend);
+        assert!(
+            result.is_err(),
+            "[{}] the refused event fails the batch",
+            db.backend
+        );
         let stored = Entity::find().count(&db.db).await.unwrap();
         assert_eq!(stored, 0, "[{}] nothing of the failed batch is kept", db.backend);
     })

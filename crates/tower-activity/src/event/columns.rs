@@ -14,7 +14,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::fallback::{UNKNOWN_ACTOR_KIND, read_action, read_outcome, unreadable};
-use super::{ActivityEvent, Actor, Details};
+use super::{
+    ActivityEvent, Actor, Details, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_ID_CHARS, MAX_IP_CHARS,
+    MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS,
+};
 
 /// One stored column of an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +27,24 @@ pub struct Column {
     pub name: &'static str,
     /// What it holds.
     pub kind: ColumnKind,
+    /// The most characters a text column holds in every store (the cap the
+    /// event policy applies); `None` for the other kinds.
+    pub max_chars: Option<usize>,
+}
+
+impl Column {
+    /// `text` cut to the column's [`max_chars`](Self::max_chars) on a
+    /// character boundary: what a store writes of text that did not go
+    /// through the event policy.
+    pub fn fit<'a>(&self, text: &'a str) -> &'a str {
+        match self.max_chars {
+            Some(max) if text.len() > max => match text.char_indices().nth(max) {
+                Some((at, _)) => &text[..at],
+                None => text,
+            },
+            _ => text,
+        }
+    }
 }
 
 /// What a [`Column`] holds.
@@ -73,27 +94,42 @@ impl Cell<'_> {
 }
 
 const fn column(name: &'static str, kind: ColumnKind) -> Column {
-    Column { name, kind }
+    Column {
+        name,
+        kind,
+        max_chars: None,
+    }
 }
+
+const fn text(name: &'static str, max_chars: usize) -> Column {
+    Column {
+        name,
+        kind: ColumnKind::Text,
+        max_chars: Some(max_chars),
+    }
+}
+
+/// The longest actor kind and outcome names, with room to spare.
+const MAX_NAME_CHARS: usize = 16;
 
 const ID: Column = column("id", ColumnKind::Uuid);
 const OCCURRED_AT: Column = column("occurred_at", ColumnKind::Time);
-const ACTION: Column = column("action", ColumnKind::Text);
-const RESOURCE_TYPE: Column = column("resource_type", ColumnKind::Text);
-const RESOURCE_ID: Column = column("resource_id", ColumnKind::Text);
-const ACTOR_KIND: Column = column("actor_kind", ColumnKind::Text);
-const ACTOR_ID: Column = column("actor_id", ColumnKind::Text);
-const ACTOR_LABEL: Column = column("actor_label", ColumnKind::Text);
-const TENANT_ID: Column = column("tenant_id", ColumnKind::Text);
-const OUTCOME: Column = column("outcome", ColumnKind::Text);
+const ACTION: Column = text("action", MAX_ACTION_LEN);
+const RESOURCE_TYPE: Column = text("resource_type", MAX_RESOURCE_TYPE_CHARS);
+const RESOURCE_ID: Column = text("resource_id", MAX_ID_CHARS);
+const ACTOR_KIND: Column = text("actor_kind", MAX_NAME_CHARS);
+const ACTOR_ID: Column = text("actor_id", MAX_ID_CHARS);
+const ACTOR_LABEL: Column = text("actor_label", MAX_ID_CHARS);
+const TENANT_ID: Column = text("tenant_id", MAX_ID_CHARS);
+const OUTCOME: Column = text("outcome", MAX_NAME_CHARS);
 const HTTP_STATUS: Column = column("http_status", ColumnKind::Integer);
-const REQUEST_ID: Column = column("request_id", ColumnKind::Text);
-const IP: Column = column("ip", ColumnKind::Text);
-const USER_AGENT: Column = column("user_agent", ColumnKind::Text);
-const METHOD: Column = column("method", ColumnKind::Text);
-const ROUTE: Column = column("route", ColumnKind::Text);
+const REQUEST_ID: Column = text("request_id", MAX_REQUEST_ID_LEN);
+const IP: Column = text("ip", MAX_IP_CHARS);
+const USER_AGENT: Column = text("user_agent", MAX_USER_AGENT_CHARS);
+const METHOD: Column = text("method", MAX_METHOD_CHARS);
+const ROUTE: Column = text("route", MAX_ROUTE_CHARS);
 const DETAILS: Column = column("details", ColumnKind::Json);
-const CATEGORY: Column = column("category", ColumnKind::Text);
+const CATEGORY: Column = text("category", MAX_CATEGORY_LEN);
 
 /// The columns of an event, in the order of [`ActivityEvent::cells`]: the
 /// table's columns, the CSV header, the values of an insert. Columns added
@@ -355,6 +391,23 @@ mod tests {
             let empty = matches!(cell, Cell::Text(None) | Cell::Integer(None) | Cell::Json(None));
             assert!(!empty, "{cell:?}");
         }
+    }
+
+    #[test]
+    fn text_columns_have_a_limit_and_fit_cuts_on_a_character_boundary() {
+        for column in COLUMNS {
+            assert_eq!(
+                column.max_chars.is_some(),
+                column.kind == ColumnKind::Text,
+                "{}",
+                column.name
+            );
+        }
+        assert_eq!(METHOD.fit("GET"), "GET");
+        assert_eq!(METHOD.fit("PROPFIND-EXTENDED"), "PROPFIND-EXTENDE");
+        let accented = "é".repeat(MAX_ID_CHARS + 1);
+        assert_eq!(RESOURCE_ID.fit(&accented).chars().count(), MAX_ID_CHARS);
+        assert_eq!(DETAILS.fit("anything"), "anything");
     }
 
     #[test]
