@@ -97,13 +97,13 @@ pub use crate::context::{
     is_valid_request_id, spawn,
 };
 pub use crate::event::{
-    Action, ActionPattern, ActivityEvent, ActivityEventBuilder, Actor, ActorKind, CHANGES_KEY, COLUMNS, Cell,
-    Changes, Column, ColumnKind, CustomAction, DEFAULT_MAX_DETAILS_BYTES, DEFAULT_SECRET_KEYS, Details,
-    EventPolicy, IntoAction, InvalidAction, InvalidActionPattern, IpPrivacy, MAX_ACTION_LEN,
-    MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS, MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN,
-    MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS, MAX_USER_AGENT_CHARS, Outcome, REDACTED, ReadColumns, Scrubber,
-    TOO_DEEP, UNKNOWN_ACTION, UnknownActorKind, UnknownOutcome, changes, read_action, read_outcome,
-    sanitize_user_agent,
+    Action, ActionPattern, ActionSelector, ActivityEvent, ActivityEventBuilder, Actor, ActorKind,
+    CHANGES_KEY, COLUMNS, Cell, Changes, Column, ColumnKind, CustomAction, DEFAULT_MAX_DETAILS_BYTES,
+    DEFAULT_SECRET_KEYS, Details, EventPolicy, IntoAction, InvalidAction, InvalidActionPattern,
+    InvalidActionSelector, IpPrivacy, MAX_ACTION_LEN, MAX_CATEGORY_LEN, MAX_DETAILS_DEPTH, MAX_ID_CHARS,
+    MAX_IP_CHARS, MAX_METHOD_CHARS, MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, MAX_ROUTE_CHARS,
+    MAX_USER_AGENT_CHARS, Outcome, REDACTED, ReadColumns, Scrubber, TOO_DEEP, UNKNOWN_ACTION,
+    UnknownActorKind, UnknownOutcome, changes, read_action, read_outcome, sanitize_user_agent,
 };
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;

@@ -11,7 +11,7 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use tower_activity::export::ExportFormat;
-use tower_activity::{Action, ActionPattern, ActorKind, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
+use tower_activity::{Action, ActionSelector, ActorKind, Cursor, MAX_PAGE_LIMIT, Order, Outcome};
 
 use super::api_error::ApiError;
 
@@ -67,29 +67,6 @@ impl<const MAX_CHARS: usize> ParamValue for Text<MAX_CHARS> {
             ));
         }
         Ok(Text(text.to_owned()))
-    }
-}
-
-/// An `action`: an action name, or a namespace followed by `.*` (`auth.*`)
-/// for every action under it. No action name ends in `.*`, so the two
-/// cannot be mistaken.
-#[derive(Debug)]
-pub(super) enum ActionParam {
-    /// This action.
-    Action(Action),
-    /// The actions under this namespace.
-    Pattern(ActionPattern),
-}
-
-impl ParamValue for ActionParam {
-    fn read(text: &str) -> Result<Self, String> {
-        if text.ends_with(".*") {
-            return text
-                .parse()
-                .map(ActionParam::Pattern)
-                .map_err(|error: tower_activity::InvalidActionPattern| error.to_string());
-        }
-        Action::read(text).map(ActionParam::Action)
     }
 }
 
@@ -164,7 +141,7 @@ macro_rules! from_str_values {
     )*};
 }
 
-from_str_values!(Action, ActorKind, Outcome, Cursor, ExportFormat);
+from_str_values!(Action, ActionSelector, ActorKind, Outcome, Cursor, ExportFormat);
 
 /// Refuses a parameter whose name or value is not UTF-8 once
 /// percent-decoded, such as `actor=%FF%FE`: `serde_html_form` would read it

@@ -9,12 +9,12 @@ use serde::Deserialize;
 use serde_path_to_error::Segment;
 use tower_activity::export::ExportFormat;
 use tower_activity::{
-    ActivityFilter, ActorKind, Cursor, DEFAULT_PAGE_LIMIT, MAX_CATEGORY_LEN, MAX_ID_CHARS,
+    ActionSelector, ActivityFilter, ActorKind, Cursor, DEFAULT_PAGE_LIMIT, MAX_CATEGORY_LEN, MAX_ID_CHARS,
     MAX_REQUEST_ID_LEN, MAX_RESOURCE_TYPE_CHARS, Order, Outcome,
 };
 
 use super::api_error::ApiError;
-use super::param_value::{ActionParam, Detail, Limit, Param, Text, refuse_invalid_utf8};
+use super::param_value::{Detail, Limit, Param, Text, refuse_invalid_utf8};
 
 /// The longest `text`, and `detail` key or value, in characters.
 pub(crate) const MAX_SEARCH_CHARS: usize = 1_000;
@@ -92,7 +92,7 @@ pub(crate) struct QueryParams {
     tenant: Option<Param<Text<MAX_ID_CHARS>>>,
     actor: Option<Param<Text<MAX_ID_CHARS>>>,
     actor_kind: Vec<Param<ActorKind>>,
-    action: Vec<Param<ActionParam>>,
+    action: Vec<Param<ActionSelector>>,
     category: Vec<Param<Text<MAX_CATEGORY_LEN>>>,
     outcome: Vec<Param<Outcome>>,
     resource_type: Option<Param<Text<MAX_RESOURCE_TYPE_CHARS>>>,
@@ -175,18 +175,6 @@ impl QueryParams {
             tenant_id: text(&self.tenant),
             actor_id: text(&self.actor),
             actor_kinds: self.actor_kind.iter().map(|Param(kind)| *kind).collect(),
-            actions: (self.action.iter())
-                .filter_map(|Param(action)| match action {
-                    ActionParam::Action(action) => Some(action.clone()),
-                    ActionParam::Pattern(_) => None,
-                })
-                .collect(),
-            action_patterns: (self.action.iter())
-                .filter_map(|Param(action)| match action {
-                    ActionParam::Pattern(pattern) => Some(pattern.clone()),
-                    ActionParam::Action(_) => None,
-                })
-                .collect(),
             categories: self
                 .category
                 .iter()
@@ -205,6 +193,9 @@ impl QueryParams {
             until: time(&self.until),
             ..ActivityFilter::default()
         };
+        let filter = (self.action.iter()).fold(filter, |filter, Param(selector)| {
+            filter.select_action(selector.clone())
+        });
         if let (Some(since), Some(until)) = (filter.since, filter.until)
             && since >= until
         {

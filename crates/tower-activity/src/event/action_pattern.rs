@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::action::{Action, MAX_ACTION_LEN, name_is_in};
+use super::action::{Action, InvalidAction, MAX_ACTION_LEN, name_is_in};
 
 /// A set of actions: an action name (`auth.login.failed`, `read`), a
 /// namespace (`auth`), or a namespace followed by `.*` (`auth.*`, the same as
@@ -94,5 +94,47 @@ impl<'de> Deserialize<'de> for ActionPattern {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What an action filter value names: one action (`auth.login.failed`), or,
+/// ending in `.*`, every action under a namespace (`auth.*`). The log
+/// router's `action` parameter and the CLI's `--action` take either; add it
+/// to a filter with [`ActivityFilter::select_action`](crate::ActivityFilter::select_action).
+///
+/// ```
+/// use tower_activity::{ActionSelector, Action};
+///
+/// assert_eq!("read".parse(), Ok(ActionSelector::Action(Action::Read)));
+/// assert_eq!("auth.*".parse(), Ok(ActionSelector::Namespace("auth".parse().unwrap())));
+/// assert!("auth*".parse::<ActionSelector>().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionSelector {
+    /// This action.
+    Action(Action),
+    /// Every action under this namespace.
+    Namespace(ActionPattern),
+}
+
+/// Text that is neither an action name nor a namespace followed by `.*`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidActionSelector {
+    /// Not an action name.
+    #[error(transparent)]
+    Action(#[from] InvalidAction),
+    /// Ends in `.*` but is not a namespace.
+    #[error(transparent)]
+    Namespace(#[from] InvalidActionPattern),
+}
+
+impl FromStr for ActionSelector {
+    type Err = InvalidActionSelector;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.ends_with(".*") {
+            return Ok(ActionSelector::Namespace(text.parse()?));
+        }
+        Ok(ActionSelector::Action(text.parse()?))
     }
 }

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use uuid::{ContextV7, Timestamp, Uuid};
 
 pub use self::action::{Action, CustomAction, IntoAction, InvalidAction, MAX_ACTION_LEN};
-pub use self::action_pattern::{ActionPattern, InvalidActionPattern};
+pub use self::action_pattern::{ActionPattern, ActionSelector, InvalidActionPattern, InvalidActionSelector};
 pub use self::actor::{Actor, ActorKind, UnknownActorKind};
 pub use self::builder::ActivityEventBuilder;
 pub use self::changes::{CHANGES_KEY, Changes, changes};

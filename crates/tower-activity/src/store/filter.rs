@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ip_filter::ip_matches;
-use crate::event::{Action, ActionPattern, ActivityEvent, ActorKind, Outcome};
+use crate::event::{Action, ActionPattern, ActionSelector, ActivityEvent, ActorKind, Outcome};
 
 /// Which events to read. Empty fields do not filter; lists match any of their
 /// entries.
@@ -110,6 +110,16 @@ impl ActivityFilter {
     pub fn action_pattern(mut self, pattern: ActionPattern) -> Self {
         self.action_patterns.push(pattern);
         self
+    }
+
+    /// Also matches what `selector` names: the action, or every action
+    /// under the namespace (see [`action`](Self::action) and
+    /// [`action_pattern`](Self::action_pattern)).
+    pub fn select_action(self, selector: ActionSelector) -> Self {
+        match selector {
+            ActionSelector::Action(action) => self.action(action),
+            ActionSelector::Namespace(pattern) => self.action_pattern(pattern),
+        }
     }
 
     /// Also matches `outcome`.

@@ -8,7 +8,9 @@ use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use sea_orm_activity::ExportFormat;
-use tower_activity::{Action, ActionPattern, ActivityFilter, ActorKind, Cursor, Outcome};
+use tower_activity::{
+    ActionPattern, ActionSelector, ActivityFilter, ActorKind, Cursor, InvalidActionSelector, Outcome,
+};
 
 /// Operate on the activity log of an application: migrate, query, follow,
 /// count, export, prune and anonymize; print its action catalogue.
@@ -128,7 +130,7 @@ pub(crate) struct FilterArgs {
     /// Only this action, or a namespace followed by .* (auth.*) for every
     /// action under it; repeatable.
     #[arg(long, value_name = "ACTION", value_parser = action)]
-    action: Vec<ActionArg>,
+    action: Vec<ActionSelector>,
     /// Only this category (auth, billing, …); repeatable.
     #[arg(long, value_name = "CATEGORY", value_parser = text())]
     category: Vec<String>,
@@ -166,22 +168,13 @@ pub(crate) struct FilterArgs {
 
 impl FilterArgs {
     pub(crate) fn filter(&self) -> ActivityFilter {
-        ActivityFilter {
+        let filter = ActivityFilter {
             tenant_id: self.tenant.clone(),
             actor_id: self.actor.clone(),
             actor_kinds: self.actor_kind.clone(),
-            actions: (self.action.iter())
-                .filter_map(|arg| match arg {
-                    ActionArg::Action(action) => Some(action.clone()),
-                    ActionArg::Pattern(_) => None,
-                })
-                .collect(),
-            action_patterns: (self.action.iter())
-                .filter_map(|arg| match arg {
-                    ActionArg::Pattern(pattern) => Some(pattern.clone()),
-                    ActionArg::Action(_) => None,
-                })
-                .collect(),
+            // From `action`, below: each value goes to one list or the other.
+            actions: Vec::new(),
+            action_patterns: Vec::new(),
             categories: self.category.clone(),
             outcomes: self.outcome.clone(),
             resource_type: self.resource_type.clone(),
@@ -192,15 +185,9 @@ impl FilterArgs {
             text: self.text.clone(),
             since: self.since,
             until: self.until,
-        }
+        };
+        (self.action.iter()).fold(filter, |filter, selector| filter.select_action(selector.clone()))
     }
-}
-
-/// An `--action`: an action, or the actions under a namespace.
-#[derive(Clone, Debug)]
-enum ActionArg {
-    Action(Action),
-    Pattern(ActionPattern),
 }
 
 /// `90d`, `12h`, `30m`, `1h30m`, `500ms`.
@@ -244,16 +231,9 @@ fn time(text: &str) -> Result<DateTime<Utc>, String> {
 }
 
 /// An action name, or a namespace followed by `.*`.
-fn action(text: &str) -> Result<ActionArg, String> {
-    if text.ends_with(".*") {
-        return text
-            .parse()
-            .map(ActionArg::Pattern)
-            .map_err(|error: tower_activity::InvalidActionPattern| error.to_string());
-    }
+fn action(text: &str) -> Result<ActionSelector, String> {
     text.parse()
-        .map(ActionArg::Action)
-        .map_err(|error: tower_activity::InvalidAction| error.to_string())
+        .map_err(|error: InvalidActionSelector| error.to_string())
 }
 
 fn ip(text: &str) -> Result<IpNet, String> {
@@ -287,6 +267,7 @@ fn export_format(text: &str) -> Result<ExportFormat, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+    use tower_activity::Action;
 
     #[test]
     fn the_command_line_is_consistent() {
