@@ -71,6 +71,8 @@
 //!   with filters and cursor, single entry, live SSE stream, JSON lines
 //!   export and stats, behind an authorization check of the application's.
 //! - `csv`: CSV export in that API.
+//! - `viewer`: a log viewer for the browser, served by that API at `GET /ui`
+//!   under the same authorization check.
 //!
 //! [axum]: https://docs.rs/axum
 

@@ -9,6 +9,7 @@
 //! | `GET /export?format=jsonl\|csv` | every matching entry, streamed page by page |
 //! | `GET /stats` | `{"total": n, "counts": [{"day", "action", "outcome", "count"}, ...]}` |
 //! | `GET /actions` | the [action catalogue](LogRouter::catalogue), `{"actions": [...]}` (empty without one) |
+//! | `GET /ui` | with the `viewer` feature: the log viewer, a page for the browser (below) |
 //!
 //! Paths are relative to where the router is nested: after
 //! `.nest("/admin/activity", ..)` the listing is `GET /admin/activity` and an
@@ -68,6 +69,22 @@
 //! body names it; a store failure is a `500` that reveals nothing of the store
 //! (the cause is logged with `tracing`).
 //!
+//! With the `viewer` feature, `GET /ui` serves a page that shows the log in
+//! the browser: a table with the filters above (kept in the page's address,
+//! so a view can be shared), paging, a live mode over `GET /stream`, export
+//! links and a chart of `GET /stats`. It reads the log only through the
+//! endpoints above, from addresses relative to its own, so it works wherever
+//! the router is nested, and every read it makes is authorized and recorded
+//! like any other client's. The page and its files are embedded in the crate,
+//! served under names holding a hash of their content (cacheable for good)
+//! or with an `ETag`, and with a Content-Security-Policy that allows only
+//! their own scripts and styles (no inline script, no `eval`, no other
+//! origin). They go through the authorization check too (a refusal is
+//! recorded), but, holding nothing of the log, are not recorded as reads.
+//! `GET /ui/access` tells the page whether its reader sees every tenant
+//! (`{"scope": "all"}`) or one (`{"scope": "tenant", "tenant": "acme"}`),
+//! for which it offers no tenant filter.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! use axum::{Router, body::Body, http::{Request, StatusCode, request::Parts}};
@@ -107,6 +124,8 @@ mod export;
 mod param_value;
 mod query_params;
 mod sse;
+#[cfg(feature = "viewer")]
+mod viewer;
 
 use std::fmt;
 use std::sync::Arc;
@@ -224,14 +243,16 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             audit_reads: self.audit_reads,
             catalogue: self.catalogue,
         });
-        Router::new()
+        let router = Router::new()
             .route("/", get(list::<S, A>))
             .route("/stream", get(sse::stream::<S, A>))
             .route("/export", get(export::export::<S, A>))
             .route("/stats", get(stats::<S, A>))
             .route("/actions", get(actions::<S, A>))
-            .route("/{id}", get(entry::<S, A>))
-            .with_state(shared)
+            .route("/{id}", get(entry::<S, A>));
+        #[cfg(feature = "viewer")]
+        let router = viewer::routes(router);
+        router.with_state(shared)
     }
 }
 

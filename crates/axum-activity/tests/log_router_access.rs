@@ -4,11 +4,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "support/roles.rs"]
+mod roles;
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_activity::router::{LogAccess, LogRouter};
 use axum_activity::{Action, ActivityEvent, ActivitySink, ActivityStore, MemorySink};
 use http_body_util::BodyExt;
@@ -41,27 +44,13 @@ impl ActivityStore for CountingStore {
     }
 }
 
-/// `x-role: auditor` reads everything, `x-role: tenant-<id>` one tenant;
-/// anything else is refused with the application's own response.
+/// The access of the `x-role` header's role (see [`roles::access`]).
 fn authorize(request: &Parts) -> std::future::Ready<Result<LogAccess, Response>> {
     let role = request
         .headers
         .get("x-role")
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    std::future::ready(match role.as_deref() {
-        Some("auditor") => Ok(LogAccess::All),
-        Some(role) if role.starts_with("tenant-") => {
-            Ok(LogAccess::Tenant(role["tenant-".len()..].to_owned()))
-        }
-        Some(_) => Err((StatusCode::FORBIDDEN, "auditors only").into_response()),
-        None => Err((
-            StatusCode::UNAUTHORIZED,
-            [("www-authenticate", "Bearer")],
-            "sign in",
-        )
-            .into_response()),
-    })
+        .and_then(|value| value.to_str().ok());
+    roles::access(role)
 }
 
 /// A store with one event for each of the tenants acme and globex, and one

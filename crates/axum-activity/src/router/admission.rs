@@ -45,6 +45,15 @@ endpoints! {
     ActionsEndpoint => Actions,
 }
 
+/// `GET /ui`, its assets and `GET /ui/access`.
+#[cfg(feature = "viewer")]
+pub(crate) struct ViewerEndpoint;
+
+#[cfg(feature = "viewer")]
+impl EndpointKind for ViewerEndpoint {
+    const ENDPOINT: Endpoint = Endpoint::Viewer;
+}
+
 /// A request to endpoint `E` that passed the authorization check, and its
 /// query string, read. Nothing else happens before both pass: the check runs
 /// before the query string is even looked at.
@@ -73,8 +82,37 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared<S, A>>) -> Result<Self, Response> {
-        let access = match shared.authorize.authorize(parts).await {
-            Ok(access) => access,
+        let Authorized { access, .. } = Authorized::<E>::from_request_parts(parts, shared).await?;
+        let params = QueryParams::parse(parts.uri.query(), E::ENDPOINT)?;
+        Ok(Admitted {
+            access,
+            params,
+            endpoint: PhantomData,
+        })
+    }
+}
+
+/// A request to endpoint `E` that passed the authorization check, its query
+/// string not read: what [`Admitted`] checks first, alone.
+pub(crate) struct Authorized<E> {
+    pub(crate) access: LogAccess,
+    endpoint: PhantomData<E>,
+}
+
+impl<S, A, E> FromRequestParts<Arc<Shared<S, A>>> for Authorized<E>
+where
+    S: Send + Sync,
+    A: AuthorizeLogAccess,
+    E: EndpointKind,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared<S, A>>) -> Result<Self, Response> {
+        match shared.authorize.authorize(parts).await {
+            Ok(access) => Ok(Authorized {
+                access,
+                endpoint: PhantomData,
+            }),
             Err(refusal) => {
                 // A refused attempt to read the log is recorded too.
                 let (read, via) = attempted(E::ENDPOINT);
@@ -82,15 +120,9 @@ where
                 event.outcome = Outcome::Warning;
                 event.http_status = Some(refusal.status().as_u16());
                 shared.record_read(None, event);
-                return Err(refusal);
+                Err(refusal)
             }
-        };
-        let params = QueryParams::parse(parts.uri.query(), E::ENDPOINT)?;
-        Ok(Admitted {
-            access,
-            params,
-            endpoint: PhantomData,
-        })
+        }
     }
 }
 
@@ -103,5 +135,7 @@ fn attempted(endpoint: Endpoint) -> (LogRead, &'static str) {
         Endpoint::Actions => (LogRead::Viewed, "actions"),
         Endpoint::Export => (LogRead::Exported, "export"),
         Endpoint::Stream => (LogRead::Streamed, "stream"),
+        #[cfg(feature = "viewer")]
+        Endpoint::Viewer => (LogRead::Viewed, "viewer"),
     }
 }

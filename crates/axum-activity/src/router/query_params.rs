@@ -52,6 +52,10 @@ pub(crate) enum Endpoint {
     Stats,
     /// `GET /actions`: none.
     Actions,
+    /// The viewer's page and assets, `GET /ui...`: none read (the page's own
+    /// query string is the filter it shows, read by the page itself).
+    #[cfg(feature = "viewer")]
+    Viewer,
 }
 
 impl Endpoint {
@@ -60,11 +64,18 @@ impl Endpoint {
             Endpoint::List => &["order", "limit", "cursor"],
             Endpoint::Export => &["format", "order"],
             Endpoint::Entry | Endpoint::Stream | Endpoint::Stats | Endpoint::Actions => &[],
+            #[cfg(feature = "viewer")]
+            Endpoint::Viewer => &[],
         }
     }
 
     fn has_filters(self) -> bool {
-        !matches!(self, Endpoint::Entry | Endpoint::Actions)
+        match self {
+            Endpoint::Entry | Endpoint::Actions => false,
+            #[cfg(feature = "viewer")]
+            Endpoint::Viewer => false,
+            Endpoint::List | Endpoint::Stream | Endpoint::Export | Endpoint::Stats => true,
+        }
     }
 
     fn accepts(self, name: &str) -> bool {
