@@ -6,6 +6,11 @@
 //! Run it with `cargo run -p activity-examples --example quickstart`. It writes
 //! `activity-quickstart.db` in the current directory (replaced on every run);
 //! look at it afterwards with the `activity-log` command it prints.
+//!
+//! With `-- --serve` it keeps serving after the demo, on 127.0.0.1:3000 (or
+//! a free port when that one is taken), with the log router and its viewer
+//! mounted at `/activity`: open the address it prints to browse the log the
+//! demo's requests produced, and send more requests to watch them arrive.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -15,9 +20,12 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{Method, Request, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use axum_activity::router::{LogAccess, LogRouter};
 use axum_activity::{
     Action, ActivityEvent, Actor, CurrentActivity, Identity, Recorder, audited, log_activity,
 };
@@ -157,7 +165,17 @@ async fn login(Json(login): Json<Login>) -> StatusCode {
     StatusCode::UNAUTHORIZED
 }
 
-fn app(notes: Notes, recorder: Recorder) -> Router {
+/// Who may read the log. A real service checks the reader's session here
+/// and may limit them to one tenant with `LogAccess::Tenant`; the quickstart
+/// serves on the loopback address only and lets its one local reader see
+/// everything.
+fn local_reader(_request: &Parts) -> std::future::Ready<Result<LogAccess, Response>> {
+    std::future::ready(Ok(LogAccess::All))
+}
+
+/// The notes API, with `more` (such as the log router) mounted beside it,
+/// all under the activity layer.
+fn app(notes: Notes, recorder: Recorder, more: Router) -> Router {
     Router::new()
         .route("/notes", post(audited(create_note, Action::Create, "note")))
         .route(
@@ -169,6 +187,7 @@ fn app(notes: Notes, recorder: Recorder) -> Router {
         .route("/notes/{id}/share", post(share_note))
         .route("/login", post(login))
         .with_state(notes)
+        .merge(more)
         .layer(axum_activity::layer().recorder(recorder).identify(identify))
 }
 
@@ -201,7 +220,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = tokio::spawn(
         axum::serve(
             listener,
-            app(Notes::default(), recorder.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            app(Notes::default(), recorder.clone(), Router::new())
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async {
             let _ = stopped.await;
@@ -313,6 +333,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\nExplore it: cargo run -p sea-orm-activity --features cli --bin activity-log -- \
          --database-url sqlite://{DATABASE_FILE} query"
     );
+    if std::env::args().any(|arg| arg == "--serve") {
+        serve(store).await?;
+    } else {
+        println!("Or browse it: run again with `-- --serve` and open the viewer it prints.");
+    }
+    Ok(())
+}
+
+/// Serves the notes API again, with the log router and its viewer at
+/// `/activity`, until Ctrl-C.
+async fn serve(store: SeaOrmStore) -> Result<(), Box<dyn std::error::Error>> {
+    let recorder = Recorder::builder(store.clone()).spawn();
+    let log = Router::new().nest("/activity", LogRouter::new(store, local_reader).into_router());
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:3000").await {
+        Ok(listener) => listener,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
+    let addr = listener.local_addr()?;
+    println!("\nServing on http://{addr} until Ctrl-C.");
+    println!("  The viewer:   http://{addr}/activity/ui");
+    println!(
+        "  More entries: curl -X POST http://{addr}/notes -H 'x-user: ada' -H 'x-tenant: acme' \\\n    \
+         -H 'content-type: application/json' -d '{{\"text\": \"hello\"}}'"
+    );
+    axum::serve(
+        listener,
+        app(Notes::default(), recorder.clone(), log).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    let report = recorder.shutdown().await;
+    println!("Recorder: {} more events written", report.written);
     Ok(())
 }
 

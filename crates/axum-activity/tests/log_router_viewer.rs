@@ -161,7 +161,10 @@ async fn the_viewer_is_behind_the_authorization_check_and_a_refusal_is_recorded(
     ] {
         let (status, _, body) = get(&app, &uri, &[]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
-        assert_eq!(body, "sign in", "{uri}: the application's own refusal, nothing of the viewer");
+        assert_eq!(
+            body, "sign in",
+            "{uri}: the application's own refusal, nothing of the viewer"
+        );
     }
     recorder.shutdown().await;
     let recorded = reads.events();

@@ -71,8 +71,10 @@
     chart.append(
       svg("line", { x1: 0, y1: HEIGHT - AXIS, x2: WIDTH, y2: HEIGHT - AXIS, class: "axis" }),
       svg("text", { x: 0, y: HEIGHT - 4, class: "label" }, days[0][0]),
-      svg("text", { x: WIDTH, y: HEIGHT - 4, class: "label end" }, days[days.length - 1][0]),
       svg("text", { x: 0, y: 10, class: "label" }, `${highest} max`));
+    if (days.length > 1) {
+      chart.append(svg("text", { x: WIDTH, y: HEIGHT - 4, class: "label end" }, days[days.length - 1][0]));
+    }
     const legend = viewer.format.el("ul", { class: "legend" },
       OUTCOMES.map((outcome) => viewer.format.el("li", {},
         viewer.format.el("span", { class: `swatch bar-${outcome}`, "aria-hidden": "true" }), outcome)));
