@@ -112,10 +112,22 @@
     if (reading) window.scrollBy(0, root.scrollHeight - before);
   }
 
+  // The entries that reached the log between the last listing and the
+  // stream's start (the stream sends only those after it), oldest first.
+  async function catchUp() {
+    try {
+      const listing = await api.getJson("", withExtra(page.params, { limit: page.size }));
+      for (const event of listing.events.filter((event) => !page.seen.has(event.id)).reverse()) arrived(event);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
   function follow() {
     live.start(page.params, arrived, (state) => {
       const text = { open: "Live: new entries appear at the top.", retrying: "Live: reconnecting\u2026", closed: "Live: stopped." }[state];
       if (text) status(text, state !== "open");
+      if (state === "open") catchUp();
     });
   }
 
