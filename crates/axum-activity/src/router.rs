@@ -83,7 +83,9 @@
 //! recorded), but, holding nothing of the log, are not recorded as reads.
 //! `GET /ui/access` tells the page whether its reader sees every tenant
 //! (`{"scope": "all"}`) or one (`{"scope": "tenant", "tenant": "acme"}`),
-//! for which it offers no tenant filter.
+//! for which it offers no tenant filter. The browser sends the page's
+//! requests with the origin's cookies (or HTTP Basic credentials), never
+//! with a header set by script, so the check must accept those.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {

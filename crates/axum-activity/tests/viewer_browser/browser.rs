@@ -36,7 +36,7 @@ pub(crate) enum Scheme {
 pub(crate) struct Browser {
     pub(crate) client: Client,
     pub(crate) downloads: TempDir,
-    _driver: Child,
+    driver: Child,
     _turn: MutexGuard<'static, ()>,
 }
 
@@ -66,8 +66,11 @@ impl Browser {
         );
         let turn = TURN.lock().await;
         let port = free_port().await;
+        // In a process group of its own, which the browsers it starts join:
+        // dropping the session ends them all, even when a test fails.
         let driver = Command::new(&driver_path)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .kill_on_drop(true)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -86,7 +89,7 @@ impl Browser {
         Some(Browser {
             client,
             downloads,
-            _driver: driver,
+            driver,
             _turn: turn,
         })
     }
@@ -170,7 +173,20 @@ impl Browser {
 
     /// Ends the session, and the browser with it.
     pub(crate) async fn close(self) {
-        self.client.close().await.unwrap();
+        self.client.clone().close().await.unwrap();
+    }
+}
+
+impl Drop for Browser {
+    /// Ends chromedriver's process group: the driver and any browser a
+    /// failed test left open.
+    fn drop(&mut self) {
+        if let Some(group) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{group}")])
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -207,6 +223,7 @@ async fn connect(port: u16, chromium: &Path, scheme: Scheme, downloads: &Path) -
         "--no-sandbox",
         "--disable-gpu",
         "--disable-dev-shm-usage",
+        "--disable-crash-reporter",
         "--window-size=1400,1000",
     ];
     if scheme == Scheme::Dark {
