@@ -68,6 +68,21 @@ async fn the_page_runs_under_its_content_security_policy() {
     browser.open_as(&origin, "auditor", "/activity/ui").await;
     // The page's own scripts ran: the row is there.
     browser.until_rows(1).await;
+    // The page came with the policy.
+    let policy = browser
+        .client
+        .execute_async(
+            r##"const done = arguments[arguments.length - 1];
+            fetch(window.location.href).then((page) => done(page.headers.get("content-security-policy")));"##,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let policy = policy.as_str().expect("a Content-Security-Policy header");
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe"),
+        "{policy}"
+    );
     // An inline script is refused by the policy, and the refusal reported.
     browser
         .eval(
