@@ -15,6 +15,8 @@ use tower_activity::spool::Spool;
 use tower_activity::{Action, ActivityEvent, ActivitySink, MemorySink, Recorder, RecorderBuilder, SinkError};
 use uuid::Uuid;
 
+mod support;
+
 /// A sink that fails while it is down, as a database that refuses
 /// connections.
 #[derive(Default)]
@@ -176,4 +178,72 @@ async fn without_an_outage_the_spool_is_never_touched() {
     let report = recorder.shutdown().await;
     assert_eq!((report.written, report.spooled), (2_000, 0));
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "no file made");
+}
+
+/// Never finishes a write: a database that stopped answering.
+struct Hangs;
+
+impl ActivitySink for Hangs {
+    async fn write_batch(&self, _batch: &[ActivityEvent]) -> Result<(), SinkError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test]
+async fn a_queue_past_its_high_water_mark_spools_while_a_write_hangs_and_shutdown_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let hanging = Recorder::builder(Hangs)
+        .spool(Spool::open(dir.path()).unwrap())
+        .capacity(1_000)
+        .spool_high_water(500)
+        .batch_size(100)
+        .write_timeout(Duration::from_secs(3_600))
+        .spool_after(Duration::from_secs(3_600))
+        .shutdown_timeout(Duration::from_millis(200))
+        .spawn();
+    let events: Vec<_> = (0..5_000).map(event).collect();
+    for event in &events {
+        hanging
+            .record_wait(event.clone(), Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    let stats = hanging.stats();
+    assert_eq!(stats.dropped, 0);
+    assert!(stats.spooled >= 3_000, "{stats:?}");
+    let report = hanging.shutdown().await;
+    assert_eq!((report.lost, report.dropped), (0, 0));
+    assert_eq!(report.spooled, 5_000, "the hanging batch too, at the deadline");
+
+    let back = Arc::new(Switch::default());
+    let replay = recorder(back.clone(), dir.path()).spawn();
+    until(|| back.sink.len() == 5_000).await;
+    replay.shutdown().await;
+    exactly_once(&back.sink, &events);
+}
+
+#[test]
+fn spooling_and_replay_are_counted_through_the_metrics_facade() {
+    let dir = tempfile::tempdir().unwrap();
+    let reported = support::with_metrics(|| async {
+        let switch = Switch::down();
+        let recorder = recorder(switch.clone(), dir.path()).spawn();
+        for n in 0..300 {
+            recorder.record(event(n)).unwrap();
+        }
+        recorder.flush().await;
+        switch.down.store(false, Ordering::SeqCst);
+        until(|| switch.sink.len() == 300).await;
+        recorder.shutdown().await;
+    });
+    assert_eq!(support::counter(&reported, "activity_spool_events_total"), 300);
+    assert_eq!(
+        support::counter(&reported, "activity_spool_replayed_events_total"),
+        300
+    );
+    assert!(support::counter(&reported, "activity_spool_bytes_total") > 300 * 100);
+    assert_eq!(
+        support::counter(&reported, "activity_spool_skipped_records_total"),
+        0
+    );
 }

@@ -26,6 +26,24 @@ pub(super) enum Attempt {
     GaveUp,
 }
 
+/// Resolves once a shutdown deadline is set and has passed.
+async fn past_deadline(mut shutdown: watch::Receiver<Option<Instant>>) {
+    loop {
+        let deadline = *shutdown.borrow_and_update();
+        match deadline {
+            Some(deadline) => {
+                tokio::time::sleep_until(deadline).await;
+                return;
+            }
+            None => {
+                if shutdown.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
 /// Writes `batch`, retrying with backoff until it succeeds, the sink refuses
 /// it for good, or the writer stops waiting for it (see [`Attempt::GaveUp`]).
 pub(super) async fn write_with_retries<S: ActivitySink>(
@@ -56,7 +74,19 @@ pub(super) async fn write_with_retries<S: ActivitySink>(
             limit = limit.min(deadline);
         }
         let attempt = AssertUnwindSafe(sink.write_batch(batch)).catch_unwind();
-        match tokio::time::timeout_at(limit, attempt).await {
+        // A shutdown that begins during the attempt may bring its end nearer.
+        let attempt = async {
+            tokio::select! {
+                finished = attempt => Some(finished),
+                () = past_deadline(shutdown.clone()) => None,
+            }
+        };
+        match tokio::time::timeout_at(limit, attempt)
+            .await
+            .ok()
+            .flatten()
+            .ok_or(())
+        {
             Ok(Ok(Ok(()))) => {
                 let n = batch.len() as u64;
                 counts.written.fetch_add(n, Ordering::Relaxed);

@@ -92,6 +92,7 @@ impl<S: ActivitySink> Writer<S> {
     pub(super) async fn run(mut self) {
         let mut in_flight = FuturesUnordered::new();
         let mut replay = self.start_replay_if_spooled();
+        let grows = self.flush_now.clone();
         loop {
             self.past_high_water(&mut replay);
             // While spooling, appends may run beside the writes still trying
@@ -109,6 +110,9 @@ impl<S: ActivitySink> Writer<S> {
                 Some(step) = OptionFuture::from(replay.as_mut()), if replay.is_some() => {
                     replay = self.replayed(step);
                 }
+                // Woken as the queue grows, to look at its high-water mark
+                // while every write is busy.
+                () = grows.notified(), if !room && self.spool.is_some() && !self.spooling => {}
                 batch = self.next_batch(), if room => match batch {
                     Some(mut batch) => {
                         let start = self.gathered;
