@@ -54,8 +54,12 @@ pub const REJECTED_ACTION: &str = "activity.rejected";
 /// (the request is never made to wait for the log), and once the writer
 /// catches up it writes an [`activity.dropped`](DROPPED_ACTION) event carrying
 /// the number dropped. A failing sink is retried with exponential backoff and
-/// the batch is kept until it is written. [`shutdown`](Recorder::shutdown)
-/// writes everything queued before it returns.
+/// the batch is kept until it is written; with a
+/// [spool](RecorderBuilder::spool) it waits on local disk instead, so that an
+/// outage of the database loses nothing. Events the sink refuses for good
+/// are set aside and reported (see [`SinkError::permanent`]).
+/// [`shutdown`](Recorder::shutdown) writes everything queued before it
+/// returns.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -365,7 +369,9 @@ impl Recorder {
     ///
     /// If the sink keeps failing, the writer retries until the shutdown timeout
     /// (set by [`RecorderBuilder::shutdown_timeout`]) and then gives up on what
-    /// is left, which the report counts as `lost`. Call it after the server
+    /// is left, which the report counts as `lost`; with a
+    /// [spool](RecorderBuilder::spool), what the sink does not take at once
+    /// is spooled instead, for the next recorder on that spool to replay. Call it after the server
     /// has stopped, for example after axum's `with_graceful_shutdown` returns.
     /// Calling it again waits for the same shutdown.
     pub async fn shutdown(&self) -> ShutdownReport {

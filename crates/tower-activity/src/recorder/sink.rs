@@ -10,9 +10,12 @@ use crate::event::ActivityEvent;
 
 /// Receives batches of events from the recorder's writer.
 ///
-/// A batch that fails is retried with backoff until it is written, so a sink
-/// should write a batch all or nothing (one transaction), and writing the same
-/// event twice should keep one copy (events have unique ids).
+/// A batch that fails with a [transient](SinkError::transient) error is
+/// retried with backoff until it is written (or spooled), so a sink should
+/// write a batch all or nothing (one transaction), and writing the same event
+/// twice should keep one copy (events have unique ids). A batch that fails
+/// with a [permanent](SinkError::permanent) one is split to find the events
+/// at fault, which are set aside.
 pub trait ActivitySink: Send + Sync + 'static {
     /// Writes `batch`, in order.
     fn write_batch(&self, batch: &[ActivityEvent]) -> impl Future<Output = Result<(), SinkError>> + Send;
