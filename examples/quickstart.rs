@@ -4,7 +4,9 @@
 //! query, an anonymization and a prune.
 //!
 //! Run it with `cargo run -p activity-examples --example quickstart`. It writes
-//! `activity-quickstart.db` in the current directory (replaced on every run);
+//! `activity-quickstart.db` in the current directory (replaced on every run),
+//! and keeps its spool in `activity-quickstart-spool/` (empty unless the
+//! database failed);
 //! look at it afterwards with the `activity-log` command it prints.
 //!
 //! With `-- --serve` it keeps serving after the demo, on 127.0.0.1:3000 (or
@@ -37,9 +39,12 @@ use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOr
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_activity::spool::Spool;
 use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, AlertRule, Alerts, Order, Outcome};
 
 const DATABASE_FILE: &str = "activity-quickstart.db";
+/// Where batches wait while the database cannot take them.
+const SPOOL_DIR: &str = "activity-quickstart-spool";
 const DAY: Duration = Duration::from_secs(86_400);
 
 #[derive(Clone, Default)]
@@ -211,7 +216,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 alert.rule, alert.count, alert.key
             );
         });
-    let recorder = Recorder::builder(store.clone()).alerts(alerts).spawn();
+    //    With a spool, an outage of the database loses nothing: batches wait
+    //    on local disk and are written once it is back (also after a restart).
+    let recorder = Recorder::builder(store.clone())
+        .alerts(alerts)
+        .spool(Spool::open(SPOOL_DIR)?)
+        .spawn();
 
     // 3. Serve the app, with the client's address available to the layer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

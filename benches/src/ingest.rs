@@ -103,6 +103,11 @@ async fn batched(backend: Backend, n: u64, servers: &Servers) -> Result<Run> {
     .await
 }
 
+/// The events per second [`batched`] writes into `backend`.
+pub(crate) async fn batched_rate(backend: Backend, n: u64, servers: &Servers) -> Result<f64> {
+    Ok(batched(backend, n, servers).await?.per_second())
+}
+
 /// The same events, one insert statement (and so one transaction) each.
 async fn single_rows(backend: Backend, n: u64, servers: &Servers) -> Result<Run> {
     let events: Vec<ActivityEvent> = (0..n).map(events::sample).collect();

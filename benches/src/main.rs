@@ -23,6 +23,7 @@ mod in_process;
 mod ingest;
 mod instructions;
 mod loadgen;
+mod outage;
 mod overload;
 mod process_stats;
 mod query_depth;
@@ -66,6 +67,9 @@ enum Command {
     Retention,
     /// Peak memory and drop count with a stalled sink and a flood of events.
     Overload,
+    /// A PostgreSQL outage under steady load with the durable spool: losses,
+    /// record() latency, replay rate.
+    Outage,
     /// Instructions per request of bare axum, tower-http, and the toolkit
     /// with the null sink and PostgreSQL, counted by callgrind (needs
     /// `valgrind`).
@@ -175,6 +179,13 @@ struct Options {
     #[arg(long, global = true)]
     flood: Option<u64>,
 
+    /// outage: events a second during the outage benchmark.
+    #[arg(long, global = true, default_value_t = 20_000)]
+    outage_rate: u64,
+    /// outage: how long the database is down [default: 60s, quick: 5s].
+    #[arg(long, global = true, value_parser = humantime::parse_duration)]
+    outage: Option<Duration>,
+
     /// instructions: requests per variant [default: 20000, quick: 2000].
     #[arg(long, global = true)]
     requests: Option<u64>,
@@ -237,6 +248,14 @@ impl Options {
         }
     }
 
+    fn outage(&self) -> outage::OutageOptions {
+        outage::OutageOptions {
+            rate: self.outage_rate.max(100),
+            outage: self.pick(self.outage, Duration::from_secs(60), Duration::from_secs(5)),
+            ingest_events: self.pick(self.events, 200_000, 20_000),
+        }
+    }
+
     fn overload(&self) -> overload::OverloadOptions {
         overload::OverloadOptions {
             capacity: self.capacity.max(1),
@@ -280,6 +299,7 @@ async fn run(cli: Cli) -> Result<()> {
             sections.push(shown(query_depth::run(options.query_depth(), &servers).await?));
             sections.push(shown(retention::run(options.retention(), &servers).await?));
             sections.push(shown(overload::run(options.overload()).await?));
+            sections.push(shown(outage::run(options.outage(), &servers).await?));
             sections.push(shown(instructions::run(&options.instructions(), &servers).await?));
             sections
         }
@@ -288,6 +308,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::QueryDepth => vec![shown(query_depth::run(options.query_depth(), &servers).await?)],
         Command::Retention => vec![shown(retention::run(options.retention(), &servers).await?)],
         Command::Overload => vec![shown(overload::run(options.overload()).await?)],
+        Command::Outage => vec![shown(outage::run(options.outage(), &servers).await?)],
         Command::Instructions => vec![shown(instructions::run(&options.instructions(), &servers).await?)],
     };
     let targets: Vec<_> = sections

@@ -90,6 +90,7 @@ mod retention;
 mod retention_job;
 mod search_condition;
 mod sink;
+mod sink_error;
 mod store;
 #[cfg(test)]
 #[path = "../tests/it/support.rs"]

@@ -7,6 +7,7 @@ use tower_activity::{ActivityEvent, ActivitySink, COLUMNS, Cell, ColumnKind, Sin
 
 use crate::entity::{Entity, cell_value};
 use crate::pg_arrays::column_arrays;
+use crate::sink_error::sink_error;
 use crate::store::SeaOrmStore;
 
 /// How many batches are written at once on PostgreSQL and MySQL.
@@ -190,12 +191,18 @@ fn placeholders(rows: usize) -> &'static str {
 /// Each batch is one transaction of multi-row inserts: written whole or not at
 /// all, so the recorder's retry of a failed batch cannot leave half of it; an
 /// event already stored (a retried batch that had been committed after all)
-/// keeps its one row.
+/// keeps its one row. A batch the database refuses for its values (a
+/// constraint, a value a column cannot hold) fails with a
+/// [permanent](SinkError::permanent) error, so that the recorder sets the
+/// events at fault aside rather than retrying them; any other failure is
+/// transient.
 impl ActivitySink for SeaOrmStore {
     async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
-        let txn = self.db.begin().await.map_err(SinkError::new)?;
-        insert_events(&txn, batch).await.map_err(SinkError::new)?;
-        txn.commit().await.map_err(SinkError::new)
+        let backend = self.db.get_database_backend();
+        let error = |error| sink_error(error, backend);
+        let txn = self.db.begin().await.map_err(error)?;
+        insert_events(&txn, batch).await.map_err(error)?;
+        txn.commit().await.map_err(error)
     }
 
     /// Several batches at once on PostgreSQL and MySQL, each on a connection

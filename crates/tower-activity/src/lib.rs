@@ -108,9 +108,10 @@ pub use crate::event::{
 pub use crate::log::{log_activity, prepare_event};
 pub use crate::panic_message::panic_message;
 pub use crate::recorder::{
-    ActivitySink, DEFAULT_SECONDARY_TIMEOUT, DROPPED_ACTION, JsonLinesSink, LogError, MemorySink, NullSink,
-    Recorder, RecorderBuilder, RecorderStats, ShutdownReport, SinkError, TRACING_TARGET, Tee, TracingSink,
-    clear_global_recorder, global_recorder, metrics, set_global_recorder,
+    ActivitySink, DEFAULT_SECONDARY_TIMEOUT, DEFAULT_SPOOL_AFTER, DROPPED_ACTION, JsonLinesSink, LogError,
+    MemorySink, NullSink, REJECTED_ACTION, Recorder, RecorderBuilder, RecorderStats, ShutdownReport,
+    SinkError, TRACING_TARGET, Tee, TracingSink, clear_global_recorder, global_recorder, metrics,
+    set_global_recorder,
 };
 pub use crate::store::{
     ActivityCount, ActivityFilter, ActivityPage, ActivityQuery, ActivityStore, Cursor, DEFAULT_LOOKBACK,

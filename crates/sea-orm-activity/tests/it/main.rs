@@ -10,6 +10,7 @@ mod cli_catalogue;
 mod events;
 mod export;
 mod filters;
+mod poison;
 mod query;
 mod retention;
 mod schema;

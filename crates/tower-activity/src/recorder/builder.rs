@@ -7,11 +7,18 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 
+use super::spooling::SpoolLink;
 use super::writer::Writer;
 use super::{ActivitySink, Counts, Recorder, Shared, Tee};
 use crate::alert::Alerts;
 use crate::catalogue::Catalogue;
 use crate::event::EventPolicy;
+#[cfg(feature = "spool")]
+use crate::spool::Spool;
+
+/// How long a batch fails, by default, before a recorder with a spool
+/// spools it: 5 s.
+pub const DEFAULT_SPOOL_AFTER: Duration = Duration::from_secs(5);
 
 /// Configures and starts a [`Recorder`]; made by [`Recorder::builder`].
 #[derive(Debug)]
@@ -24,6 +31,11 @@ pub struct RecorderBuilder<S> {
     shutdown_timeout: Duration,
     writer: WriterConfig,
     alerts: Option<Alerts>,
+    /// The spool, and the high-water mark set for it (a share of the queue
+    /// by default).
+    #[cfg(feature = "spool")]
+    spool: Option<Spool>,
+    high_water: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +46,11 @@ pub(super) struct WriterConfig {
     pub(super) retry_min: Duration,
     pub(super) retry_max: Duration,
     pub(super) write_timeout: Duration,
+    /// With a spool: how long a batch may fail before it is spooled. `None`
+    /// without a spool, and when the spool refused the batch.
+    pub(super) spool_after: Option<Duration>,
+    /// With a spool: the queue length past which batches are spooled.
+    pub(super) high_water: usize,
 }
 
 impl Recorder {
@@ -57,8 +74,13 @@ impl Recorder {
                 retry_min: Duration::from_millis(100),
                 retry_max: Duration::from_secs(10),
                 write_timeout: Duration::from_secs(30),
+                spool_after: Some(DEFAULT_SPOOL_AFTER),
+                high_water: usize::MAX,
             },
             alerts: None,
+            #[cfg(feature = "spool")]
+            spool: None,
+            high_water: None,
         }
     }
 }
@@ -167,6 +189,9 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             shutdown_timeout: self.shutdown_timeout,
             writer: self.writer,
             alerts: self.alerts,
+            #[cfg(feature = "spool")]
+            spool: self.spool,
+            high_water: self.high_water,
         }
     }
 
@@ -180,6 +205,77 @@ impl<S: ActivitySink> RecorderBuilder<S> {
     /// sink then never writes (they are counted as lost).
     pub fn alerts(mut self, alerts: Alerts) -> Self {
         self.alerts = Some(alerts);
+        self
+    }
+
+    /// Keeps batches in `spool`, on local disk, while the sink cannot take
+    /// them, and writes them to the sink, oldest first, once it can: an
+    /// outage of the database loses nothing as long as the spool has room.
+    ///
+    /// The writer spools a batch once it has failed for
+    /// [`spool_after`](Self::spool_after) (5 s by default), or when the queue
+    /// passes its [high-water mark](Self::spool_high_water). From then on
+    /// every new batch goes to the spool, so that requests never find the
+    /// queue full while the disk keeps up, and the writer tries the sink
+    /// with the oldest spooled batches, with the retry backoff, until it
+    /// takes them; once the spool is empty, batches go to the sink again.
+    /// Each batch is on disk (`fsync`) before the writer takes the next.
+    /// A spool left by an earlier run is replayed when the recorder starts,
+    /// and [`shutdown`](Recorder::shutdown) spools what the failing sink does
+    /// not take instead of losing it.
+    ///
+    /// Replay writes a batch again after a crash part-way through it, so the
+    /// sink must keep one copy of an event it already holds (the sea-orm
+    /// store does, by the event id). Events the sink refuses for good go to
+    /// a dead-letter file, `rejected.jsonl`, in the spool's directory. When
+    /// the spool is at its [size bound](Spool::max_bytes), batches wait in
+    /// memory for the sink as they would without a spool, and the queue's
+    /// drop policy applies once it is full.
+    ///
+    /// What a `kill -9` or a power loss can still lose is what was not yet
+    /// spooled: the events in the queue, the batch being gathered (at most
+    /// one [`flush_interval`](Self::flush_interval) of events), and while the
+    /// sink is failing but spooling has not started, the batches being
+    /// retried (at most [`spool_after`](Self::spool_after) of them). A lower
+    /// `spool_after` bounds that loss more tightly.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use tower_activity::spool::Spool;
+    /// use tower_activity::{MemorySink, Recorder};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// # let dir = dir.path().join("activity-spool");
+    /// let spool = Spool::open(&dir)?.max_bytes(256 << 20);
+    /// let recorder = Recorder::builder(MemorySink::new())
+    ///     .spool(spool)
+    ///     .spool_after(Duration::from_secs(2))
+    ///     .spawn();
+    /// # recorder.shutdown().await;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "spool")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "spool")))]
+    pub fn spool(mut self, spool: Spool) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// With a [`spool`](Self::spool): how long a batch may fail before it
+    /// goes to the spool, and the writer with it. Default:
+    /// [`DEFAULT_SPOOL_AFTER`].
+    pub fn spool_after(mut self, after: Duration) -> Self {
+        self.writer.spool_after = Some(after);
+        self
+    }
+
+    /// With a [`spool`](Self::spool): the number of queued events past which
+    /// the writer spools new batches even before the sink fails, so that the
+    /// queue does not fill. Default: nine tenths of the
+    /// [`capacity`](Self::capacity).
+    pub fn spool_high_water(mut self, events: usize) -> Self {
+        self.high_water = Some(events.max(1));
         self
     }
 
@@ -198,6 +294,17 @@ impl<S: ActivitySink> RecorderBuilder<S> {
         if config.concurrency == 0 {
             config.concurrency = self.sink.max_concurrent_writes().max(1);
         }
+        #[cfg(feature = "spool")]
+        let spool = self.spool.map(SpoolLink::new);
+        #[cfg(not(feature = "spool"))]
+        let spool: Option<SpoolLink> = None;
+        if spool.is_none() {
+            config.spool_after = None;
+        }
+        config.high_water = self
+            .high_water
+            .unwrap_or(self.capacity - self.capacity / 10)
+            .max(1);
         let writer = Writer {
             sink: Arc::new(self.sink),
             queue: receiver,
@@ -214,6 +321,10 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             reporting: false,
             spare: Vec::new(),
             alerts: self.alerts,
+            spool,
+            spooling: false,
+            appending: 0,
+            replay_backoff: config.retry_min,
         };
         let handle = tokio::spawn(writer.run());
         Recorder {

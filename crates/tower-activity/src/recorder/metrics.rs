@@ -31,3 +31,20 @@ pub const ALERT_CALLBACKS_SKIPPED: &str = "activity_alert_callbacks_skipped_tota
 /// labelled `handling`: `refused` (strict mode) or `marked` (lenient mode,
 /// the event kept).
 pub const CATALOGUE_VIOLATIONS: &str = "activity_catalogue_violations_total";
+/// Counter: events the sink refused for good and the writer set aside.
+pub const EVENTS_REJECTED: &str = "activity_events_rejected_total";
+/// Counter: events appended to the durable spool.
+pub const EVENTS_SPOOLED: &str = "activity_spool_events_total";
+/// Counter: bytes appended to the durable spool.
+pub const SPOOL_BYTES_WRITTEN: &str = "activity_spool_bytes_total";
+/// Counter: events written from the spool to the sink.
+pub const EVENTS_REPLAYED: &str = "activity_spool_replayed_events_total";
+/// Counter: damaged spool records skipped on replay.
+pub const SPOOL_SKIPPED_RECORDS: &str = "activity_spool_skipped_records_total";
+/// Counter: bytes of damaged spool records skipped on replay.
+pub const SPOOL_SKIPPED_BYTES: &str = "activity_spool_skipped_bytes_total";
+/// Counter, labelled `reason` (`full` or `error`): batches the spool could
+/// not take, kept in memory for the sink instead.
+pub const SPOOL_REFUSED: &str = "activity_spool_refused_batches_total";
+/// Gauge: 1 while new batches go to the spool, 0 otherwise.
+pub const SPOOLING: &str = "activity_spooling";

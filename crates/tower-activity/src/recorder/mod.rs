@@ -4,26 +4,31 @@
 //! context.
 
 mod builder;
+mod delivery;
 mod global;
+mod isolate;
 mod json_lines;
 mod memory;
 pub mod metrics;
+mod replay;
+mod reports;
 mod retry;
 mod sink;
+mod spooling;
 mod tee;
 mod tracing_sink;
 mod writer;
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use self::builder::RecorderBuilder;
+pub use self::builder::{DEFAULT_SPOOL_AFTER, RecorderBuilder};
 pub use self::global::{clear_global_recorder, global_recorder, set_global_recorder};
 pub use self::json_lines::JsonLinesSink;
 pub use self::memory::MemorySink;
@@ -37,6 +42,11 @@ use crate::event::{ActivityEvent, EventPolicy, Origin};
 /// The action of the event that reports dropped events.
 pub const DROPPED_ACTION: &str = "activity.dropped";
 
+/// The action of the event that reports events the sink refused for good
+/// (see [`SinkError::permanent`]), with their `count` and the latest
+/// `reason` in its details.
+pub const REJECTED_ACTION: &str = "activity.rejected";
+
 /// Queues events for a sink and writes them in batches, off the request path.
 ///
 /// Cloning a recorder is cheap and every clone feeds the same queue. Recording
@@ -44,8 +54,12 @@ pub const DROPPED_ACTION: &str = "activity.dropped";
 /// (the request is never made to wait for the log), and once the writer
 /// catches up it writes an [`activity.dropped`](DROPPED_ACTION) event carrying
 /// the number dropped. A failing sink is retried with exponential backoff and
-/// the batch is kept until it is written. [`shutdown`](Recorder::shutdown)
-/// writes everything queued before it returns.
+/// the batch is kept until it is written; with a
+/// [spool](RecorderBuilder::spool) it waits on local disk instead, so that an
+/// outage of the database loses nothing. Events the sink refuses for good
+/// are set aside and reported (see [`SinkError::permanent`]).
+/// [`shutdown`](Recorder::shutdown) writes everything queued before it
+/// returns.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -94,6 +108,15 @@ struct Counts {
     lost: AtomicU64,
     catalogue_refused: AtomicU64,
     catalogue_marked: AtomicU64,
+    rejected: AtomicU64,
+    unreported_rejections: AtomicU64,
+    /// The reason of the latest rejection, for the next report.
+    rejection_reason: Mutex<String>,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    spool_skipped_records: AtomicU64,
+    /// Whether the writer is spooling new batches.
+    spooling: AtomicBool,
 }
 
 impl Counts {
@@ -171,6 +194,18 @@ pub struct RecorderStats {
     pub catalogue_refused: u64,
     /// Events a lenient [`Catalogue`] kept and marked.
     pub catalogue_marked: u64,
+    /// Events the sink refused for good (see [`SinkError::permanent`]): set
+    /// aside, in the spool's dead-letter file when there is a spool, and
+    /// reported by [`activity.rejected`](REJECTED_ACTION) events.
+    pub rejected: u64,
+    /// Events appended to the spool (see [`RecorderBuilder::spool`]).
+    pub spooled: u64,
+    /// Events written from the spool, those an earlier run left included
+    /// (also counted in `written`).
+    pub replayed: u64,
+    /// Damaged spool records skipped on replay (a torn write, a damaged
+    /// disk): their events are not written.
+    pub spool_skipped_records: u64,
     /// Events waiting in the queue now.
     pub queued: usize,
 }
@@ -183,8 +218,13 @@ pub struct ShutdownReport {
     /// Events dropped over the recorder's life.
     pub dropped: u64,
     /// Events still unwritten when the shutdown timeout ran out (zero unless the
-    /// sink kept failing).
+    /// sink kept failing and there was no spool to keep them).
     pub lost: u64,
+    /// Events appended to the spool over the recorder's life; those not yet
+    /// replayed are written when a recorder next starts on the same spool.
+    pub spooled: u64,
+    /// Events written from the spool over the recorder's life.
+    pub replayed: u64,
 }
 
 impl Recorder {
@@ -305,6 +345,10 @@ impl Recorder {
             lost: counts.lost.load(Ordering::Relaxed),
             catalogue_refused: counts.catalogue_refused.load(Ordering::Relaxed),
             catalogue_marked: counts.catalogue_marked.load(Ordering::Relaxed),
+            rejected: counts.rejected.load(Ordering::Relaxed),
+            spooled: counts.spooled.load(Ordering::Relaxed),
+            replayed: counts.replayed.load(Ordering::Relaxed),
+            spool_skipped_records: counts.spool_skipped_records.load(Ordering::Relaxed),
             queued: self.shared.queue.max_capacity() - self.shared.queue.capacity(),
         }
     }
@@ -325,7 +369,9 @@ impl Recorder {
     ///
     /// If the sink keeps failing, the writer retries until the shutdown timeout
     /// (set by [`RecorderBuilder::shutdown_timeout`]) and then gives up on what
-    /// is left, which the report counts as `lost`. Call it after the server
+    /// is left, which the report counts as `lost`; with a
+    /// [spool](RecorderBuilder::spool), what the sink does not take at once
+    /// is spooled instead, for the next recorder on that spool to replay. Call it after the server
     /// has stopped, for example after axum's `with_graceful_shutdown` returns.
     /// Calling it again waits for the same shutdown.
     pub async fn shutdown(&self) -> ShutdownReport {
@@ -352,6 +398,8 @@ impl Recorder {
             written: stats.written,
             dropped: stats.dropped,
             lost: stats.lost,
+            spooled: stats.spooled,
+            replayed: stats.replayed,
         }
     }
 }

@@ -10,9 +10,12 @@ use crate::event::ActivityEvent;
 
 /// Receives batches of events from the recorder's writer.
 ///
-/// A batch that fails is retried with backoff until it is written, so a sink
-/// should write a batch all or nothing (one transaction), and writing the same
-/// event twice should keep one copy (events have unique ids).
+/// A batch that fails with a [transient](SinkError::transient) error is
+/// retried with backoff until it is written (or spooled), so a sink should
+/// write a batch all or nothing (one transaction), and writing the same event
+/// twice should keep one copy (events have unique ids). A batch that fails
+/// with a [permanent](SinkError::permanent) one is split to find the events
+/// at fault, which are set aside.
 pub trait ActivitySink: Send + Sync + 'static {
     /// Writes `batch`, in order.
     fn write_batch(&self, batch: &[ActivityEvent]) -> impl Future<Output = Result<(), SinkError>> + Send;
@@ -37,13 +40,49 @@ impl<S: ActivitySink> ActivitySink for Arc<S> {
 
 /// A sink that could not write a batch. Its message is this layer's only:
 /// the underlying error is its [`source`](Error::source).
+///
+/// A sink says whether trying again can help. A [transient](Self::transient)
+/// failure (the database unreachable, a timeout, a full pool) is retried
+/// until the batch is written. A [permanent](Self::permanent) one (a
+/// constraint or a column refusing a value) would fail every retry: the
+/// recorder splits the batch to find the events at fault, writes the others,
+/// and sets those aside, reported by an
+/// [`activity.rejected`](super::REJECTED_ACTION) event.
 #[derive(Debug)]
-pub struct SinkError(BoxError);
+pub struct SinkError {
+    error: BoxError,
+    permanent: bool,
+}
 
 impl SinkError {
-    /// Wraps the underlying error.
+    /// A failure that may pass: the batch is retried. The same as
+    /// [`transient`](Self::transient).
     pub fn new(error: impl Into<BoxError>) -> Self {
-        SinkError(error.into())
+        Self::transient(error)
+    }
+
+    /// A failure that may pass, such as a lost connection: the batch is
+    /// retried.
+    pub fn transient(error: impl Into<BoxError>) -> Self {
+        SinkError {
+            error: error.into(),
+            permanent: false,
+        }
+    }
+
+    /// A failure that writing the same events again cannot fix, such as a
+    /// constraint they break: the events at fault are set aside rather than
+    /// retried.
+    pub fn permanent(error: impl Into<BoxError>) -> Self {
+        SinkError {
+            error: error.into(),
+            permanent: true,
+        }
+    }
+
+    /// Whether retrying cannot help.
+    pub fn is_permanent(&self) -> bool {
+        self.permanent
     }
 }
 
@@ -55,7 +94,7 @@ impl fmt::Display for SinkError {
 
 impl Error for SinkError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.0)
+        Some(&*self.error)
     }
 }
 

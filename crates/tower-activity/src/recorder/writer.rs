@@ -1,23 +1,33 @@
 //! The background writer: gathers queued events into batches, writes several
-//! at once, keeps count of what is done in queue order, and reports drops.
+//! at once, keeps count of what is done in queue order, reports drops and
+//! rejections, and, with a spool, spools while the sink fails and replays
+//! once it is back.
 
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::ops::Range;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
+use futures_util::future::OptionFuture;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 use super::builder::WriterConfig;
+use super::delivery::{Courier, Delivered};
 use super::metrics as names;
-use super::retry::write_with_retries;
-use super::{ActivitySink, Counts, DROPPED_ACTION, later};
+use super::replay::Replayed;
+use super::spooling::SpoolLink;
+use super::{ActivitySink, Counts, later};
 use crate::alert::Alerts;
-use crate::event::{Action, ActivityEvent, Actor, Outcome};
+use crate::event::ActivityEvent;
+
+/// A replay step under way.
+type ReplayStep = Pin<Box<dyn Future<Output = Replayed> + Send>>;
 
 pub(super) struct Writer<S> {
     pub(super) sink: Arc<S>,
@@ -47,21 +57,33 @@ pub(super) struct Writer<S> {
     pub(super) spare: Vec<Vec<ActivityEvent>>,
     /// The rules evaluated on each batch before it is written.
     pub(super) alerts: Option<Alerts>,
+    /// The spool, when there is one.
+    pub(super) spool: Option<SpoolLink>,
+    /// Whether new batches go to the spool rather than to the sink: from
+    /// when the sink has failed for long enough, or the queue passed its
+    /// high-water mark, until the spool is replayed.
+    pub(super) spooling: bool,
+    /// Deliveries under way that go straight to the spool.
+    pub(super) appending: usize,
+    /// How long the next replay step waits after a failed one.
+    pub(super) replay_backoff: Duration,
 }
 
 /// What a write carries.
-enum Job {
+pub(super) enum Job {
     /// The events of `Range`, counted in the order they were queued, and
     /// the alert events added to them.
     Events(Range<u64>, u64),
-    /// An `activity.dropped` report of this many drops.
-    DropReport(u64),
+    /// The writer's reports: of this many drops and rejections.
+    Report { dropped: u64, rejected: u64 },
 }
 
 /// A write that has finished, retries included.
 struct Written {
     job: Job,
-    ok: bool,
+    delivered: Delivered,
+    /// Whether it went straight to the spool.
+    appended: bool,
     /// The events written (or given up on), returned for reuse.
     batch: Vec<ActivityEvent>,
 }
@@ -69,16 +91,28 @@ struct Written {
 impl<S: ActivitySink> Writer<S> {
     pub(super) async fn run(mut self) {
         let mut in_flight = FuturesUnordered::new();
+        let mut replay = self.start_replay_if_spooled();
+        let grows = self.flush_now.clone();
         loop {
-            let room = in_flight.len() < self.config.concurrency;
+            self.past_high_water(&mut replay);
+            // While spooling, appends may run beside the writes still trying
+            // the sink, so that the queue keeps draining.
+            let room = in_flight.len() < self.config.concurrency
+                || (self.spooling && self.appending < self.config.concurrency);
             tokio::select! {
                 biased;
                 Some(written) = in_flight.next(), if !in_flight.is_empty() => {
                     // A report takes the place of the write that finished.
-                    if self.finished(written) && let Some((report, job)) = self.drop_report() {
+                    if self.finished(written, &mut replay) && let Some((report, job)) = self.report() {
                         in_flight.push(self.write(report, job));
                     }
                 }
+                Some(step) = OptionFuture::from(replay.as_mut()), if replay.is_some() => {
+                    replay = self.replayed(step);
+                }
+                // Woken as the queue grows, to look at its high-water mark
+                // while every write is busy.
+                () = grows.notified(), if !room && self.spool.is_some() && !self.spooling => {}
                 batch = self.next_batch(), if room => match batch {
                     Some(mut batch) => {
                         let start = self.gathered;
@@ -91,15 +125,96 @@ impl<S: ActivitySink> Writer<S> {
             }
         }
         while let Some(written) = in_flight.next().await {
-            if self.finished(written)
-                && let Some((report, job)) = self.drop_report()
+            if self.finished(written, &mut replay)
+                && let Some((report, job)) = self.report()
             {
                 in_flight.push(self.write(report, job));
             }
         }
-        if let Some((report, job)) = self.drop_report() {
+        if let Some((report, job)) = self.report() {
             let written = self.write(report, job).await;
-            self.finished(written);
+            self.finished(written, &mut replay);
+        }
+        // Replay what the sink takes before the deadline; the rest waits in
+        // the spool for the next start.
+        while let Some(step) = replay.take() {
+            let again = matches!(step.await, Replayed::Batches);
+            if again {
+                replay = self.start_replay(Duration::ZERO);
+            }
+        }
+    }
+
+    /// Starts replaying when the spool holds batches from an earlier run.
+    fn start_replay_if_spooled(&mut self) -> Option<ReplayStep> {
+        let link = self.spool.as_ref()?;
+        if link.is_empty() {
+            return None;
+        }
+        tracing::info!("activity spool holds batches from an earlier run: replaying them");
+        self.set_spooling(true);
+        self.start_replay(Duration::ZERO)
+    }
+
+    /// A replay step, after `delay`.
+    fn start_replay(&self, delay: Duration) -> Option<ReplayStep> {
+        let link = self.spool.clone()?;
+        Some(Box::pin(self.courier().replay(link, delay)))
+    }
+
+    /// Accounts for a replay step; returns the next one, if any.
+    fn replayed(&mut self, step: Replayed) -> Option<ReplayStep> {
+        match step {
+            Replayed::Batches => {
+                self.replay_backoff = self.config.retry_min;
+                self.start_replay(Duration::ZERO)
+            }
+            Replayed::Failed => {
+                let wait = self.replay_backoff;
+                self.replay_backoff = self.replay_backoff.saturating_mul(2).min(self.config.retry_max);
+                self.start_replay(wait)
+            }
+            Replayed::Empty if self.appending == 0 => {
+                self.set_spooling(false);
+                self.replay_backoff = self.config.retry_min;
+                tracing::info!(
+                    replayed = self.counts.replayed.load(Ordering::Relaxed),
+                    "activity spool replayed: writing to the sink again"
+                );
+                None
+            }
+            // Batches are being appended: look again once they are.
+            Replayed::Empty => self.start_replay(self.config.retry_min),
+        }
+    }
+
+    /// Starts spooling, unless it has started.
+    fn start_spooling(&mut self, replay: &mut Option<ReplayStep>, why: &'static str) {
+        if self.spool.is_none() || self.spooling {
+            return;
+        }
+        self.set_spooling(true);
+        tracing::warn!(
+            why,
+            "activity spooling started: batches go to local disk until the sink takes them"
+        );
+        if replay.is_none() {
+            *replay = self.start_replay(self.config.retry_min);
+        }
+    }
+
+    /// Sends new batches to the spool, or to the sink again; while
+    /// spooling, writes still trying the sink give up at their next failure.
+    fn set_spooling(&mut self, spooling: bool) {
+        self.spooling = spooling;
+        self.counts.spooling.store(spooling, Ordering::Release);
+        ::metrics::gauge!(names::SPOOLING).set(if spooling { 1.0 } else { 0.0 });
+    }
+
+    /// Starts spooling when the queue holds more than its high-water mark.
+    fn past_high_water(&mut self, replay: &mut Option<ReplayStep>) {
+        if !self.spooling && self.spool.is_some() && self.queue.len() >= self.config.high_water {
+            self.start_spooling(replay, "the queue passed its high-water mark");
         }
     }
 
@@ -160,40 +275,68 @@ impl<S: ActivitySink> Writer<S> {
         self.queue.close();
     }
 
-    /// Writes `batch` with retries, as a future of its own so that several
-    /// can be under way.
-    fn write(&self, batch: Vec<ActivityEvent>, job: Job) -> impl Future<Output = Written> + use<S> {
-        let sink = self.sink.clone();
-        let shutdown = self.shutdown.clone();
-        let counts = self.counts.clone();
-        let config = self.config;
-        async move {
-            let ok = write_with_retries(&*sink, &batch, shutdown, &counts, config).await;
-            Written { job, ok, batch }
+    /// What a delivery needs.
+    fn courier(&self) -> Courier<S> {
+        Courier {
+            sink: self.sink.clone(),
+            shutdown: self.shutdown.clone(),
+            counts: self.counts.clone(),
+            config: self.config,
+            spool: self.spool.clone(),
         }
     }
 
-    /// Accounts for a finished write; returns whether it succeeded.
-    fn finished(&mut self, mut written: Written) -> bool {
+    /// Delivers `batch` (see [`Courier::deliver`]), as a future of its own
+    /// so that several can be under way.
+    fn write(&mut self, batch: Vec<ActivityEvent>, job: Job) -> impl Future<Output = Written> + use<S> {
+        let courier = self.courier();
+        let appended = self.spooling;
+        if appended {
+            self.appending += 1;
+        }
+        async move {
+            let (tail, events) = match job {
+                Job::Events(_, alerts) => (alerts as usize, true),
+                Job::Report { .. } => (0, false),
+            };
+            let delivered = courier.deliver(&batch, appended, events, tail).await;
+            Written {
+                job,
+                delivered,
+                appended,
+                batch,
+            }
+        }
+    }
+
+    /// Accounts for a finished write; returns whether nothing was lost.
+    fn finished(&mut self, mut written: Written, replay: &mut Option<ReplayStep>) -> bool {
+        if written.appended {
+            self.appending -= 1;
+        }
+        let delivered = &written.delivered;
+        if delivered.sink_failing {
+            self.start_spooling(replay, "the sink kept failing");
+        }
         if let Job::Events(..) = written.job
             && self.spare.len() <= self.config.concurrency
         {
             written.batch.clear();
             self.spare.push(written.batch);
         }
+        let lost = delivered.lost;
         match written.job {
-            Job::Events(range, alerts) => {
-                if !written.ok {
+            Job::Events(range, _) => {
+                if lost > 0 {
                     if let Some(rules) = &self.alerts {
-                        rules.lost(alerts);
+                        rules.lost(delivered.lost_in_tail);
                     }
-                    let events = range.end - range.start + alerts;
                     tracing::error!(
-                        events,
+                        events = lost,
                         "activity sink still failing at the shutdown deadline: events lost"
                     );
-                    self.counts.lost.fetch_add(events, Ordering::Relaxed);
-                    self.counts.drop_events(events, false);
+                    self.counts.lost.fetch_add(lost, Ordering::Relaxed);
+                    self.counts.drop_events(lost, false);
                 }
                 self.finished_early.insert(range.start, range.end);
                 self.processed.send_modify(|done| {
@@ -202,35 +345,17 @@ impl<S: ActivitySink> Writer<S> {
                     }
                 });
             }
-            Job::DropReport(count) => {
+            Job::Report { dropped, rejected } => {
                 self.reporting = false;
-                if !written.ok {
+                if lost > 0 {
                     // Kept for the next report.
-                    self.counts.unreported_drops.fetch_add(count, Ordering::AcqRel);
+                    self.counts.unreported_drops.fetch_add(dropped, Ordering::AcqRel);
+                    self.counts
+                        .unreported_rejections
+                        .fetch_add(rejected, Ordering::AcqRel);
                 }
             }
         }
-        written.ok
-    }
-
-    /// An `activity.dropped` event with the number of events dropped since
-    /// the last report, unless a report is being written or there is nothing
-    /// to report.
-    fn drop_report(&mut self) -> Option<(Vec<ActivityEvent>, Job)> {
-        if self.reporting {
-            return None;
-        }
-        let unreported = self.counts.unreported_drops.swap(0, Ordering::AcqRel);
-        if unreported == 0 {
-            return None;
-        }
-        self.reporting = true;
-        let report = ActivityEvent::builder(Action::system(DROPPED_ACTION))
-            .actor(Actor::system("activity-recorder"))
-            .outcome(Outcome::Warning)
-            .detail("count", unreported)
-            .build()
-            .unwrap_or_else(|invalid| unreachable!("{invalid}"));
-        Some((vec![report], Job::DropReport(unreported)))
+        lost == 0
     }
 }

@@ -116,6 +116,11 @@ impl Spool {
         self
     }
 
+    /// The directory of its files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The bytes the spool holds on disk, files being read back included.
     pub fn bytes(&self) -> u64 {
         let closed: u64 = self.closed.iter().map(|(_, bytes)| bytes).sum();
