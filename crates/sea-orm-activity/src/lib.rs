@@ -88,6 +88,7 @@ mod migration;
 mod pg_arrays;
 mod retention;
 mod retention_job;
+mod seal;
 mod search_condition;
 mod sink;
 mod store;
@@ -100,10 +101,14 @@ pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAUL
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
 pub use crate::migration::{
-    ActivityMigrator, AddCategory, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE, migrations,
+    ActivityMigrator, AddCategory, AddFilterIndexes, AddSeals, CreateActivityLog, MIGRATIONS_TABLE,
+    migrations,
 };
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use crate::seal::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle, Tamper, VerifyOptions, VerifyReport};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;
 pub use tower_activity::export::{ExportFormat, UnknownExportFormat};

@@ -13,5 +13,7 @@ mod filters;
 mod query;
 mod retention;
 mod schema;
+#[cfg(feature = "seal")]
+mod seal;
 mod support;
 mod write;

@@ -100,6 +100,60 @@ pub fn entry_leaf_bytes(cells: &[Cell<'_>; COLUMNS.len()], commitment: &Hash) ->
     bytes
 }
 
+/// How many bytes of each column's digest [`column_digests`] keeps.
+const DIGEST_BYTES: usize = 4;
+
+/// Four bytes of a digest of each column's value, in the order of
+/// [`COLUMNS`]: kept beside a sealed entry to name the column that differs
+/// when its leaf no longer matches. A [committed](COMMITTED_COLUMNS) column's
+/// digest is salted (so it tells nothing once the salt is erased); without a
+/// salt it is left as zeros.
+///
+/// The digests only point at a change: the leaf and the seal's root are what
+/// detect it.
+pub fn column_digests(cells: &[Cell<'_>; COLUMNS.len()], salt: Option<&Salt>) -> Vec<u8> {
+    let mut digests = Vec::with_capacity(COLUMNS.len() * DIGEST_BYTES);
+    for (column, cell) in COLUMNS.iter().zip(cells) {
+        digests.extend_from_slice(&column_digest(column.name, cell, salt));
+    }
+    digests
+}
+
+/// The first column whose digest in `stored` (as [`column_digests`] made
+/// them) differs from `cells`' value; committed columns are compared only
+/// with a salt.
+pub fn changed_column(
+    stored: &[u8],
+    cells: &[Cell<'_>; COLUMNS.len()],
+    salt: Option<&Salt>,
+) -> Option<&'static str> {
+    COLUMNS
+        .iter()
+        .zip(cells)
+        .zip(stored.chunks(DIGEST_BYTES).chain(std::iter::repeat(&[][..])))
+        .find(|((column, cell), digest)| {
+            (salt.is_some() || !is_committed(column.name))
+                && *digest != column_digest(column.name, cell, salt)
+        })
+        .map(|((column, _), _)| column.name)
+}
+
+fn column_digest(name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> [u8; DIGEST_BYTES] {
+    let mut bytes = Vec::new();
+    push_name(&mut bytes, name);
+    if is_committed(name) {
+        let Some(salt) = salt else {
+            return [0; DIGEST_BYTES];
+        };
+        bytes.extend_from_slice(salt);
+    }
+    push_cell(&mut bytes, cell);
+    let digest = Sha256::digest(&bytes);
+    let mut short = [0; DIGEST_BYTES];
+    short.copy_from_slice(&digest[..DIGEST_BYTES]);
+    short
+}
+
 fn push_name(bytes: &mut Vec<u8>, name: &str) {
     push_bytes(bytes, name.as_bytes());
 }
@@ -219,6 +273,8 @@ mod tests {
                 column.name
             );
             assert!(!is_committed(column.name) != same_leaf, "{}: leaf", column.name);
+            let digests = column_digests(&original.cells(), Some(&salt));
+            assert_eq!(changed_column(&digests, &cells, Some(&salt)), Some(column.name));
         }
     }
 

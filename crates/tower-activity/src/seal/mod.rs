@@ -4,17 +4,21 @@
 //! commitment that stands in for its erasable columns ([`entry_leaf`],
 //! [`commitment`]), the seal itself ([`Seal`]), its Ed25519 signature
 //! ([`SealSigningKey`], [`SealPublicKey`]), and the check that seals follow
-//! one another on their chain ([`ChainCheck`]).
+//! one another on their chain ([`ChainCheck`]), and the [`Checkpoint`] kept off
+//! the server.
 
 mod chain;
+mod checkpoint;
 mod leaf;
 mod merkle;
 mod record;
 mod signing;
 
 pub use self::chain::{ChainBreak, ChainCheck};
+pub use self::checkpoint::{Checkpoint, InvalidCheckpoint};
 pub use self::leaf::{
-    COMMITTED_COLUMNS, Salt, commitment, entry_leaf, entry_leaf_bytes, is_committed, new_salt,
+    COMMITTED_COLUMNS, Salt, changed_column, column_digests, commitment, entry_leaf, entry_leaf_bytes,
+    is_committed, new_salt,
 };
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,
