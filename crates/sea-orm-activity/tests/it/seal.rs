@@ -29,7 +29,6 @@ fn recent(i: usize) -> ActivityEvent {
 
 /// Writes `count` varied events and seals them `per_seal` to a seal; returns
 /// the sealer.
-#[must_use]
 async fn sealed_log(db: &TestDb, count: usize, per_seal: usize) -> Sealer {
     let events: Vec<_> = (0..count).map(recent).collect();
     events::write(db, &events).await;

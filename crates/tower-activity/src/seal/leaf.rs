@@ -272,7 +272,7 @@ mod tests {
                 "{}: commitment",
                 column.name
             );
-            assert!(!is_committed(column.name) != same_leaf, "{}: leaf", column.name);
+            assert_eq!(is_committed(column.name), same_leaf, "{}: leaf", column.name);
             let digests = column_digests(&original.cells(), Some(&salt));
             assert_eq!(changed_column(&digests, &cells, Some(&salt)), Some(column.name));
         }
