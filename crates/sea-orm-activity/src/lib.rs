@@ -106,6 +106,7 @@ pub use crate::migration::{
 };
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
+pub use crate::seal::prune_record::SEALED_PRUNE_ACTION;
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
 pub use crate::seal::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle, Tamper, VerifyOptions, VerifyReport};

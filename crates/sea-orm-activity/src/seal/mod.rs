@@ -4,6 +4,7 @@
 //! The tables ([`tables`]) come with the migrations whatever the features;
 //! the sealer and `verify` are behind the `seal` feature.
 
+pub(crate) mod prune_record;
 pub(crate) mod tables;
 
 #[cfg(feature = "seal")]

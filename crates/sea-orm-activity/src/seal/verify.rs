@@ -13,6 +13,7 @@ use tower_activity::seal::{
 };
 use uuid::Uuid;
 
+use super::prune_record::{PruneRecords, SEALED_PRUNE_ACTION};
 use super::sealer::{DEFAULT_CHAIN, stored_seal};
 use super::stored::StoredCells;
 use super::tables::{seal_entry, seal_row};
@@ -126,6 +127,7 @@ impl SeaOrmStore {
             options,
             chain: ChainCheck::new(options.chain.as_str()),
             previous: None,
+            pruned: PruneRecords::load(&self.db, &options.chain).await?,
         };
         if let Err(tamper) = walk.seals(&mut report, &mut progress).await? {
             report.tamper = Some(tamper);
@@ -170,6 +172,8 @@ struct Walk<'a> {
     chain: ChainCheck,
     /// The last entry and the time of the seal before.
     previous: Option<(Uuid, DateTime<Utc>)>,
+    /// Retention's records of the sealed entries it deleted.
+    pruned: PruneRecords,
 }
 
 impl Walk<'_> {
@@ -262,7 +266,14 @@ impl Walk<'_> {
                 first.get_or_insert(entry);
                 last = Some(entry);
                 let Some(stored) = rows.remove(&entry) else {
-                    return Ok(Err(Tamper::Missing { sequence, entry }));
+                    if !self.pruned.cover(row.sequence) {
+                        return Ok(Err(Tamper::Missing { sequence, entry }));
+                    }
+                    // Pruned: its leaf as sealed stands in; the records'
+                    // count is checked once every seal is read.
+                    report.entries_pruned += 1;
+                    root.push(place.leaf.as_slice().try_into().unwrap_or_default());
+                    continue;
                 };
                 let cells = StoredCells::read(&stored);
                 let cells = cells.cells()?;
@@ -276,6 +287,15 @@ impl Walk<'_> {
                 match &salt {
                     Some(salt) if commitment(&cells, salt) != sealed_commitment => return Ok(Err(changed())),
                     Some(_) => {}
+                    // A prune record is never anonymized: erased, it could
+                    // have been changed.
+                    None if stored.action == SEALED_PRUNE_ACTION => {
+                        return Ok(Err(Tamper::Entry {
+                            sequence,
+                            entry,
+                            column: Some("details"),
+                        }));
+                    }
                     None => report.entries_erased += 1,
                 }
                 let leaf = entry_leaf(&cells, &sealed_commitment);
@@ -318,6 +338,12 @@ impl Walk<'_> {
             return Ok(Err(Tamper::Truncated {
                 checkpoint: checkpoint.seal.sequence,
                 newest,
+            }));
+        }
+        if report.entries_pruned != self.pruned.entries {
+            return Ok(Err(Tamper::Pruned {
+                recorded: self.pruned.entries,
+                missing: report.entries_pruned,
             }));
         }
         let orphan = seal_entry::Entity::find()

@@ -110,6 +110,18 @@ pub enum Tamper {
         /// The place it has.
         found: u64,
     },
+    /// Retention's records account for another number of deleted sealed
+    /// entries than are gone from the seals they name: entries were deleted
+    /// besides the prune.
+    #[error(
+        "retention records account for {recorded} deleted sealed entries, but {missing} are gone from their seals"
+    )]
+    Pruned {
+        /// What the records account for.
+        recorded: u64,
+        /// What is gone.
+        missing: u64,
+    },
     /// A seal covers another number of entries than it says.
     #[error("seal {sequence} says it covers {sealed} entries; {found} are stored")]
     Count {
@@ -163,8 +175,8 @@ pub enum Tamper {
         /// The entry.
         entry: Uuid,
     },
-    /// An entry was sealed long after seals that followed its time: it was
-    /// added afterwards with an earlier time.
+    /// An entry was sealed after a seal of newer entries, and is older than
+    /// that seal by more than the bound: it was added afterwards, backdated.
     #[error(
         "seal {sequence}, entry {entry}: sealed after seals later than its time by more than the bound: it was added afterwards"
     )]

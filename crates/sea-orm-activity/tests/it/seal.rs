@@ -507,3 +507,43 @@ async fn transactions_concurrent_writers_and_sealers_leave_every_entry_sealed_on
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_pruned_log_verifies_and_a_deletion_beside_the_prune_does_not() {
+    each_backend(async |db| {
+        // Old entries, sealed first, then recent ones.
+        let old: Vec<_> = (0..9)
+            .map(|i| {
+                let mut event = recent(i);
+                event.occurred_at = Utc::now() - TimeDelta::days(100);
+                event
+            })
+            .collect();
+        events::write(db, &old).await;
+        let sealer = Sealer::new(db.store()).batch_size(4).signing_key(key());
+        sealer.seal_pending().await.unwrap();
+        events::write(db, &(10..15).map(recent).collect::<Vec<_>>()).await;
+        sealer.seal_pending().await.unwrap();
+
+        let store = db.store().chunk_size(5);
+        let policy = sea_orm_activity::RetentionPolicy::new(std::time::Duration::from_secs(30 * 86_400));
+        let pruned = store.prune(&policy, Utc::now()).await.unwrap();
+        assert_eq!(pruned.pruned, 9, "[{}]", db.backend);
+        sealer.seal_pending().await.unwrap();
+        let report = verify(db).await;
+        assert_intact(db, &report);
+        assert_eq!(report.entries_pruned, 9, "[{}]", db.backend);
+
+        // One more entry deleted by hand.
+        let kept = rows(db).await;
+        let victim = kept.iter().find(|row| row.resource_id.is_some()).unwrap();
+        Entity::delete_by_id(victim.id).exec(&db.db).await.unwrap();
+        let report = verify(db).await;
+        assert!(
+            matches!(report.tamper, Some(Tamper::Missing { entry, .. }) if entry == victim.id),
+            "[{}] {report}",
+            db.backend
+        );
+    })
+    .await;
+}
