@@ -7,6 +7,8 @@ mod anonymize;
 mod cli;
 #[cfg(feature = "cli")]
 mod cli_catalogue;
+#[cfg(feature = "cli")]
+mod cli_seal;
 mod events;
 mod export;
 mod filters;
