@@ -151,7 +151,7 @@ impl SeaOrmStore {
     }
 }
 
-fn checkpoint_of(row: &seal_row::Model) -> Result<Checkpoint, DbErr> {
+pub(crate) fn checkpoint_of(row: &seal_row::Model) -> Result<Checkpoint, DbErr> {
     Ok(Checkpoint {
         seal: stored_seal(row)?,
         signature: signature_of(row),

@@ -547,3 +547,24 @@ async fn a_pruned_log_verifies_and_a_deletion_beside_the_prune_does_not() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_inclusion_proof_holds_until_the_entry_is_changed() {
+    use tower_activity::seal::SealStore;
+    each_backend(async |db| {
+        let _sealer = sealed_log(db, 7, 7).await;
+        let store = db.store();
+        let target = rows(db).await[5].id;
+        let proof = store.inclusion_proof(target).await.unwrap().unwrap();
+        assert_eq!((proof.index, proof.seal.seal.count), (5, 7), "[{}]", db.backend);
+        assert!(proof.verify(Some(&key().public_key())), "[{}]", db.backend);
+        let other = SealSigningKey::from_bytes(&[1; 32]).public_key();
+        assert!(!proof.verify(Some(&other)), "[{}]", db.backend);
+        assert_eq!(store.inclusion_proof(Uuid::now_v7()).await.unwrap(), None);
+
+        sql(db, "UPDATE activity_log SET method = 'PATCH'").await;
+        let proof = store.inclusion_proof(target).await.unwrap().unwrap();
+        assert!(!proof.verify(Some(&key().public_key())), "[{}]", db.backend);
+    })
+    .await;
+}

@@ -4,13 +4,14 @@
 //! commitment that stands in for its erasable columns ([`entry_leaf`],
 //! [`commitment`]), the seal itself ([`Seal`]), its Ed25519 signature
 //! ([`SealSigningKey`], [`SealPublicKey`]), and the check that seals follow
-//! one another on their chain ([`ChainCheck`]), and the [`Checkpoint`] kept off
-//! the server.
+//! one another on their chain ([`ChainCheck`]), the [`Checkpoint`] kept off
+//! the server, and the [`InclusionProof`] of one entry a [`SealStore`] serves.
 
 mod chain;
 mod checkpoint;
 mod leaf;
 mod merkle;
+mod proof;
 mod record;
 mod signing;
 
@@ -23,5 +24,6 @@ pub use self::leaf::{
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,
 };
+pub use self::proof::{InclusionProof, SealStore};
 pub use self::record::Seal;
 pub use self::signing::{BadSignature, InvalidPublicKey, SealPublicKey, SealSignature, SealSigningKey};
