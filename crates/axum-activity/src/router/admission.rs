@@ -24,6 +24,7 @@ macro_rules! endpoints {
         $(#[$doc])*
         pub(crate) struct $name;
 
+        $(#[$doc])*
         impl EndpointKind for $name {
             const ENDPOINT: Endpoint = Endpoint::$endpoint;
         }
@@ -43,6 +44,12 @@ endpoints! {
     StatsEndpoint => Stats,
     /// `GET /actions`.
     ActionsEndpoint => Actions,
+    /// `GET /seals/checkpoint`.
+    #[cfg(feature = "seal")]
+    CheckpointEndpoint => Checkpoint,
+    /// `GET /{id}/proof`.
+    #[cfg(feature = "seal")]
+    ProofEndpoint => Proof,
 }
 
 /// A request to endpoint `E` that passed the authorization check, and its
@@ -103,5 +110,9 @@ fn attempted(endpoint: Endpoint) -> (LogRead, &'static str) {
         Endpoint::Actions => (LogRead::Viewed, "actions"),
         Endpoint::Export => (LogRead::Exported, "export"),
         Endpoint::Stream => (LogRead::Streamed, "stream"),
+        #[cfg(feature = "seal")]
+        Endpoint::Checkpoint => (LogRead::Viewed, "checkpoint"),
+        #[cfg(feature = "seal")]
+        Endpoint::Proof => (LogRead::Viewed, "proof"),
     }
 }

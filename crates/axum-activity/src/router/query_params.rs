@@ -52,6 +52,12 @@ pub(crate) enum Endpoint {
     Stats,
     /// `GET /actions`: none.
     Actions,
+    /// `GET /seals/checkpoint`: none.
+    #[cfg(feature = "seal")]
+    Checkpoint,
+    /// `GET /{id}/proof`: none.
+    #[cfg(feature = "seal")]
+    Proof,
 }
 
 impl Endpoint {
@@ -60,11 +66,18 @@ impl Endpoint {
             Endpoint::List => &["order", "limit", "cursor"],
             Endpoint::Export => &["format", "order"],
             Endpoint::Entry | Endpoint::Stream | Endpoint::Stats | Endpoint::Actions => &[],
+            #[cfg(feature = "seal")]
+            Endpoint::Checkpoint | Endpoint::Proof => &[],
         }
     }
 
     fn has_filters(self) -> bool {
-        !matches!(self, Endpoint::Entry | Endpoint::Actions)
+        match self {
+            Endpoint::Entry | Endpoint::Actions => false,
+            #[cfg(feature = "seal")]
+            Endpoint::Checkpoint | Endpoint::Proof => false,
+            Endpoint::List | Endpoint::Stream | Endpoint::Export | Endpoint::Stats => true,
+        }
     }
 
     fn accepts(self, name: &str) -> bool {
