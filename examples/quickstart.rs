@@ -1,11 +1,14 @@
 //! The quickstart: a small notes API whose requests are audited and stored in
 //! SQLite, driven by a few requests (a burst of failed logins among them,
 //! which raises a security alert), then the log they produced, a filtered
-//! query, an anonymization and a prune.
+//! query, an anonymization and a prune, all sealed into a signed hash chain
+//! and verified at the end.
 //!
 //! Run it with `cargo run -p activity-examples --example quickstart`. It writes
-//! `activity-quickstart.db` in the current directory (replaced on every run);
-//! look at it afterwards with the `activity-log` command it prints.
+//! `activity-quickstart.db` in the current directory (replaced on every run),
+//! with the seals' public key (`activity-quickstart.pub`) and a checkpoint
+//! (`activity-quickstart.checkpoint`) beside it; look at it and verify it
+//! afterwards with the `activity-log` commands it prints.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,13 +28,18 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore, log_activity_in};
+use sea_orm_activity::{
+    ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore, Sealer, VerifyOptions, log_activity_in,
+};
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_activity::seal::SealSigningKey;
 use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, AlertRule, Alerts, Order, Outcome};
 
 const DATABASE_FILE: &str = "activity-quickstart.db";
+const PUBLIC_KEY_FILE: &str = "activity-quickstart.pub";
+const CHECKPOINT_FILE: &str = "activity-quickstart.checkpoint";
 const DAY: Duration = Duration::from_secs(86_400);
 
 #[derive(Clone, Default)]
@@ -194,6 +202,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     let recorder = Recorder::builder(store.clone()).alerts(alerts).spawn();
 
+    //    Every entry, whichever path writes it, is sealed within a fifth of a
+    //    second into a hash chain signed with the application's key (a real
+    //    service loads it from its secret store); verifiers get the public key.
+    let key = SealSigningKey::generate().ok_or("no random key")?;
+    std::fs::write(PUBLIC_KEY_FILE, hex(&key.public_key().to_bytes()))?;
+    let sealer = Sealer::new(store.clone())
+        .signing_key(key.clone())
+        .interval(Duration::from_millis(200))
+        .spawn();
+
     // 3. Serve the app, with the client's address available to the layer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -287,7 +305,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     print_events("Refused or failed, tenant acme", &page.events);
 
-    // 8. GDPR: Ada asks to be forgotten. Her entries stay, her data goes.
+    // 8. GDPR: Ada asks to be forgotten. Her entries stay, her data goes;
+    //    sealed entries keep verifying (sealed here at once rather than
+    //    waiting for the background round, to show it).
+    Sealer::new(store.clone())
+        .signing_key(key.clone())
+        .seal_pending()
+        .await?;
     let changed = store.anonymize("ada", &AnonymizePolicy::new()).await?;
     let ada_now = store
         .list(&ActivityQuery::new(ActivityFilter::new().actor("ada")))
@@ -309,11 +333,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Pruned entries older than 90 days: {}", pruned.pruned);
     print_events("The log now", &store.list(&everything).await?.events);
 
+    // 10. Tamper evidence: the last round seals what is left; verification
+    //     recomputes every entry, seal and signature from the stored rows.
+    sealer.shutdown().await;
+    let report = store
+        .verify(&VerifyOptions::new().public_key(key.public_key()))
+        .await?;
+    println!("\nVerified with the public key:\n{report}");
+    if let Some(checkpoint) = &report.newest {
+        std::fs::write(CHECKPOINT_FILE, checkpoint.to_string())?;
+    }
+
+    let cli = "cargo run -p sea-orm-activity --features cli --bin activity-log --";
+    println!("\nExplore it: {cli} --database-url sqlite://{DATABASE_FILE} query");
     println!(
-        "\nExplore it: cargo run -p sea-orm-activity --features cli --bin activity-log -- \
-         --database-url sqlite://{DATABASE_FILE} query"
+        "Verify it:  {cli} --database-url sqlite://{DATABASE_FILE} verify \
+         --public-key {PUBLIC_KEY_FILE} --checkpoint {CHECKPOINT_FILE}"
     );
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn print_events(title: &str, events: &[ActivityEvent]) {
