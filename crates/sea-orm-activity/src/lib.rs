@@ -53,9 +53,12 @@
 //! The library enables no sea-orm driver or runtime: the application chooses
 //! them (for example `sea-orm/sqlx-postgres` and `sea-orm/runtime-tokio`).
 //!
+//! - `seal`: the tamper-evident log: a `Sealer` covering every entry with a
+//!   signed seal, and `SeaOrmStore::verify`. The tables it writes come with
+//!   the migrations ([`AddSeals`]) whatever the features.
 //! - `cli`: the `activity-log` binary (`migrate`, `query`, `tail`, `stats`,
-//!   `export`, `prune`, `anonymize`), with the SQLite, PostgreSQL and MySQL
-//!   drivers and the Tokio runtime.
+//!   `export`, `prune`, `anonymize`, `verify`, `checkpoint`), with the SQLite,
+//!   PostgreSQL and MySQL drivers and the Tokio runtime; it turns `seal` on.
 //!
 //! ## The table
 //!
