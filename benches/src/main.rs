@@ -6,7 +6,7 @@
 //! ```
 //!
 //! runs every benchmark (`http`, `ingest`, `query-depth`, `retention`,
-//! `overload`, `instructions`; each is also a subcommand of its own) and prints one table per
+//! `overload`, `instructions`, `sealing`; each is also a subcommand of its own) and prints one table per
 //! benchmark, with ratios, and the targets with PASS or MISS. `--markdown
 //! FILE` also writes the tables as Markdown; `--quick` is a short smoke run.
 //! PostgreSQL and MariaDB are reached at `ACTIVITY_BENCH_POSTGRES_URL` and
@@ -28,6 +28,7 @@ mod process_stats;
 mod query_depth;
 mod report;
 mod retention;
+mod sealing;
 mod server;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ enum Command {
     /// with the null sink and PostgreSQL, counted by callgrind (needs
     /// `valgrind`).
     Instructions,
+    /// Ingest into PostgreSQL with a sealer running against without, and
+    /// the rate of `verify` over the sealed log.
+    Sealing,
     /// Serves one variant until standard input closes (run by `http`).
     #[command(hide = true)]
     Serve {
@@ -138,7 +142,7 @@ struct Options {
     #[arg(long, global = true, value_enum, value_delimiter = ',')]
     variants: Vec<Variant>,
 
-    /// ingest: events through the recorder and COPY [default: 200000, quick: 20000].
+    /// ingest and sealing: events through the recorder and COPY [default: 200000, quick: 20000].
     #[arg(long, global = true)]
     events: Option<u64>,
     /// ingest: events written one insert each [default: 10000, quick: 2000].
@@ -237,6 +241,12 @@ impl Options {
         }
     }
 
+    fn sealing(&self) -> sealing::SealingOptions {
+        sealing::SealingOptions {
+            events: self.pick(self.events, 200_000, 20_000),
+        }
+    }
+
     fn overload(&self) -> overload::OverloadOptions {
         overload::OverloadOptions {
             capacity: self.capacity.max(1),
@@ -281,6 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
             sections.push(shown(retention::run(options.retention(), &servers).await?));
             sections.push(shown(overload::run(options.overload()).await?));
             sections.push(shown(instructions::run(&options.instructions(), &servers).await?));
+            sections.push(shown(sealing::run(options.sealing(), &servers).await?));
             sections
         }
         Command::Http => vec![shown(http_bench::run(&options.http(), &servers).await?)],
@@ -289,6 +300,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Retention => vec![shown(retention::run(options.retention(), &servers).await?)],
         Command::Overload => vec![shown(overload::run(options.overload()).await?)],
         Command::Instructions => vec![shown(instructions::run(&options.instructions(), &servers).await?)],
+        Command::Sealing => vec![shown(sealing::run(options.sealing(), &servers).await?)],
     };
     let targets: Vec<_> = sections
         .iter()

@@ -568,3 +568,29 @@ async fn an_inclusion_proof_holds_until_the_entry_is_changed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sealing_rounds_that_fail_while_the_database_is_out_are_retried() {
+    each_backend(async |db| {
+        let sealer = Sealer::new(db.store())
+            .signing_key(key())
+            .batch_size(3)
+            .interval(std::time::Duration::from_millis(5))
+            .spawn();
+        events::write(db, &(0..5).map(recent).collect::<Vec<_>>()).await;
+        // The seals' table is gone for a while: every round fails and is
+        // retried; entries keep arriving.
+        sql(db, "ALTER TABLE activity_seal RENAME TO activity_seal_away").await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        events::write(db, &(5..12).map(recent).collect::<Vec<_>>()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        sql(db, "ALTER TABLE activity_seal_away RENAME TO activity_seal").await;
+        events::write(db, &(12..14).map(recent).collect::<Vec<_>>()).await;
+        sealer.shutdown().await;
+        let report = verify(db).await;
+        assert_intact(db, &report);
+        assert_eq!(report.entries_verified, 14, "[{}]", db.backend);
+        assert_eq!(report.entries_unsealed, 0, "[{}]", db.backend);
+    })
+    .await;
+}
