@@ -8,6 +8,8 @@ pub(crate) mod prune_record;
 pub(crate) mod tables;
 
 #[cfg(feature = "seal")]
+mod id_floor;
+#[cfg(feature = "seal")]
 mod seal_store;
 #[cfg(feature = "seal")]
 mod sealer;

@@ -16,7 +16,8 @@ use tokio::time::MissedTickBehavior;
 use tower_activity::seal::{Hash, MerkleRoot, Seal, SealSigningKey, leaf_hash, new_salt};
 use uuid::Uuid;
 
-use super::stored::SealedLeaf;
+use super::id_floor::lowest_id_at;
+use super::stored::{SealedLeaf, stored_seal};
 use super::tables::{seal_entry, seal_row};
 use crate::anonymize::row_locking;
 use crate::entity::{Column, Entity, Model};
@@ -388,46 +389,4 @@ async fn advisory_lock(txn: &DatabaseTransaction, chain: &str) -> Result<bool, D
 /// Whether `error` says another sealer wrote the same seal or entry first.
 fn lost_race(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// The smallest UUID v7 made at `millis` since the Unix epoch.
-fn lowest_id_at(millis: i64) -> Uuid {
-    let millis = u64::try_from(millis).unwrap_or(0) & 0xFFFF_FFFF_FFFF;
-    let mut bytes = [0; 16];
-    bytes[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
-    bytes[6] = 0x70;
-    bytes[8] = 0x80;
-    Uuid::from_bytes(bytes)
-}
-
-/// The seal a stored row holds; a hash or signature of the wrong length
-/// reads as zeros, which no verification accepts.
-pub(crate) fn stored_seal(row: &seal_row::Model) -> Result<Seal, DbErr> {
-    let hash = |bytes: &[u8]| -> Hash { bytes.try_into().unwrap_or_default() };
-    Ok(Seal {
-        chain: row.chain.clone(),
-        sequence: u64::try_from(row.sequence)
-            .map_err(|_| DbErr::Type(format!("seal sequence {} is negative", row.sequence)))?,
-        previous: hash(&row.previous),
-        root: hash(&row.root),
-        count: u64::try_from(row.count).unwrap_or(u64::MAX),
-        first_entry: row.first_entry,
-        last_entry: row.last_entry,
-        sealed_at: row.sealed_at,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_lowest_id_of_a_millisecond_orders_before_its_ids() {
-        let id = Uuid::now_v7();
-        let (seconds, nanos) = id.get_timestamp().unwrap().to_unix();
-        let millis = (seconds * 1_000 + u64::from(nanos) / 1_000_000) as i64;
-        assert!(lowest_id_at(millis) <= id);
-        assert!(lowest_id_at(millis + 1) > id);
-        assert_eq!(lowest_id_at(millis).get_version_num(), 7);
-    }
 }

@@ -3,9 +3,11 @@
 //! value changed by hand always changes the leaf.
 
 use sea_orm::{DbErr, Iterable, ModelTrait};
+use tower_activity::seal::Seal;
 use tower_activity::seal::{Salt, column_digests, commitment, entry_leaf};
 use tower_activity::{COLUMNS, Cell, Details, seal::Hash};
 
+use super::tables::seal_row;
 use crate::entity::{Column, Model};
 
 /// The values of one stored row, column by column.
@@ -65,4 +67,21 @@ impl SealedLeaf {
             commitment,
         })
     }
+}
+
+/// The seal a stored row holds; a hash or signature of the wrong length
+/// reads as zeros, which no verification accepts.
+pub(crate) fn stored_seal(row: &seal_row::Model) -> Result<Seal, DbErr> {
+    let hash = |bytes: &[u8]| -> Hash { bytes.try_into().unwrap_or_default() };
+    Ok(Seal {
+        chain: row.chain.clone(),
+        sequence: u64::try_from(row.sequence)
+            .map_err(|_| DbErr::Type(format!("seal sequence {} is negative", row.sequence)))?,
+        previous: hash(&row.previous),
+        root: hash(&row.root),
+        count: u64::try_from(row.count).unwrap_or(u64::MAX),
+        first_entry: row.first_entry,
+        last_entry: row.last_entry,
+        sealed_at: row.sealed_at,
+    })
 }

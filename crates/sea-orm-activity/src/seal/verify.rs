@@ -14,8 +14,9 @@ use tower_activity::seal::{
 use uuid::Uuid;
 
 use super::prune_record::{PruneRecords, SEALED_PRUNE_ACTION};
-use super::sealer::{DEFAULT_CHAIN, stored_seal};
+use super::sealer::DEFAULT_CHAIN;
 use super::stored::StoredCells;
+use super::stored::stored_seal;
 use super::tables::{seal_entry, seal_row};
 use super::verify_report::{Tamper, VerifyReport};
 use crate::entity::{Column, Entity};

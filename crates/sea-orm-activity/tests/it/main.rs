@@ -17,5 +17,7 @@ mod retention;
 mod schema;
 #[cfg(feature = "seal")]
 mod seal;
+#[cfg(feature = "seal")]
+mod seal_kept;
 mod support;
 mod write;
