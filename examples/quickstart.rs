@@ -1,13 +1,16 @@
 //! The quickstart: a small notes API whose requests are audited and stored in
 //! SQLite, driven by a few requests (a burst of failed logins among them,
 //! which raises a security alert), then the log they produced, a filtered
-//! query, an anonymization and a prune.
+//! query, an anonymization and a prune, all sealed into a signed hash chain
+//! and verified at the end.
 //!
 //! Run it with `cargo run -p activity-examples --example quickstart`. It writes
 //! `activity-quickstart.db` in the current directory (replaced on every run),
-//! and keeps its spool in `activity-quickstart-spool/` (empty unless the
-//! database failed);
-//! look at it afterwards with the `activity-log` command it prints.
+//! keeps its spool in `activity-quickstart-spool/` (empty unless the
+//! database failed), and writes the seals' public key
+//! (`activity-quickstart.pub`) and a checkpoint
+//! (`activity-quickstart.checkpoint`) beside it; look at the log and verify
+//! it afterwards with the `activity-log` commands it prints.
 //!
 //! With `-- --serve` it keeps serving after the demo, on 127.0.0.1:3000 (or
 //! a free port when that one is taken), with the log router and its viewer
@@ -35,16 +38,21 @@ use chrono::Utc;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use sea_orm_activity::{ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore, log_activity_in};
+use sea_orm_activity::{
+    ActivityMigrator, AnonymizePolicy, RetentionPolicy, SeaOrmStore, Sealer, VerifyOptions, log_activity_in,
+};
 use sea_orm_migration::MigratorTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tower_activity::seal::SealSigningKey;
 use tower_activity::spool::Spool;
 use tower_activity::{ActivityFilter, ActivityQuery, ActivityStore, AlertRule, Alerts, Order, Outcome};
 
 const DATABASE_FILE: &str = "activity-quickstart.db";
 /// Where batches wait while the database cannot take them.
 const SPOOL_DIR: &str = "activity-quickstart-spool";
+const PUBLIC_KEY_FILE: &str = "activity-quickstart.pub";
+const CHECKPOINT_FILE: &str = "activity-quickstart.checkpoint";
 const DAY: Duration = Duration::from_secs(86_400);
 
 #[derive(Clone, Default)]
@@ -223,6 +231,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .spool(Spool::open(SPOOL_DIR)?)
         .spawn();
 
+    //    Every entry, whichever path writes it, is sealed within a fifth of a
+    //    second into a hash chain signed with the application's key (a real
+    //    service loads it from its secret store); verifiers get the public key.
+    let key = SealSigningKey::generate().ok_or("no random key")?;
+    std::fs::write(PUBLIC_KEY_FILE, hex(&key.public_key().to_bytes()))?;
+    let sealer = Sealer::new(store.clone())
+        .signing_key(key.clone())
+        .interval(Duration::from_millis(200))
+        .spawn();
+
     // 3. Serve the app, with the client's address available to the layer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -317,7 +335,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     print_events("Refused or failed, tenant acme", &page.events);
 
-    // 8. GDPR: Ada asks to be forgotten. Her entries stay, her data goes.
+    // 8. GDPR: Ada asks to be forgotten. Her entries stay, her data goes;
+    //    sealed entries keep verifying (sealed here at once rather than
+    //    waiting for the background round, to show it).
+    Sealer::new(store.clone())
+        .signing_key(key.clone())
+        .seal_pending()
+        .await?;
     let changed = store.anonymize("ada", &AnonymizePolicy::new()).await?;
     let ada_now = store
         .list(&ActivityQuery::new(ActivityFilter::new().actor("ada")))
@@ -339,12 +363,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("Pruned entries older than 90 days: {}", pruned.pruned);
     print_events("The log now", &store.list(&everything).await?.events);
 
+    // 10. Tamper evidence: the last round seals what is left; verification
+    //     recomputes every entry, seal and signature from the stored rows.
+    sealer.shutdown().await;
+    let report = store
+        .verify(&VerifyOptions::new().public_key(key.public_key()))
+        .await?;
+    println!("\nVerified with the public key:\n{report}");
+    if let Some(checkpoint) = &report.newest {
+        std::fs::write(CHECKPOINT_FILE, checkpoint.to_string())?;
+    }
+
+    let cli = "cargo run -p sea-orm-activity --features cli --bin activity-log --";
+    println!("\nExplore it: {cli} --database-url sqlite://{DATABASE_FILE} query");
     println!(
-        "\nExplore it: cargo run -p sea-orm-activity --features cli --bin activity-log -- \
-         --database-url sqlite://{DATABASE_FILE} query"
+        "Verify it:  {cli} --database-url sqlite://{DATABASE_FILE} verify \
+         --public-key {PUBLIC_KEY_FILE} --checkpoint {CHECKPOINT_FILE}"
     );
     if std::env::args().any(|arg| arg == "--serve") {
-        serve(store).await?;
+        serve(store, key).await?;
     } else {
         println!("Or browse it: run again with `-- --serve` and open the viewer it prints.");
     }
@@ -352,10 +389,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Serves the notes API again, with the log router and its viewer at
-/// `/activity`, until Ctrl-C.
-async fn serve(store: SeaOrmStore) -> Result<(), Box<dyn std::error::Error>> {
-    let recorder = Recorder::builder(store.clone()).spawn();
-    let log = Router::new().nest("/activity", LogRouter::new(store, local_reader).into_router());
+/// `/activity`, until Ctrl-C; new entries are sealed with the same key.
+async fn serve(store: SeaOrmStore, key: SealSigningKey) -> Result<(), Box<dyn std::error::Error>> {
+    let recorder = Recorder::builder(store.clone())
+        .spool(Spool::open(SPOOL_DIR)?)
+        .spawn();
+    let sealer = Sealer::new(store.clone()).signing_key(key).spawn();
+    let log = Router::new().nest("/activity", LogRouter::new(store, local_reader).into_sealed_router());
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:3000").await {
         Ok(listener) => listener,
         Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
@@ -376,8 +416,13 @@ async fn serve(store: SeaOrmStore) -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     let report = recorder.shutdown().await;
+    sealer.shutdown().await;
     println!("Recorder: {} more events written", report.written);
     Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn print_events(title: &str, events: &[ActivityEvent]) {

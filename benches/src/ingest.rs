@@ -76,9 +76,25 @@ pub(crate) async fn run(options: IngestOptions, servers: &Servers) -> Result<Sec
 /// when the queue is full, timed from the first event to the end of the
 /// recorder's shutdown.
 async fn batched(backend: Backend, n: u64, servers: &Servers) -> Result<Run> {
-    let events: Vec<ActivityEvent> = (0..n).map(events::sample).collect();
     let database = BenchDatabase::create(backend, servers).await?;
     let db = database.connect().await?;
+    let seconds = through_recorder(backend, &db, n).await?;
+    finish(
+        backend,
+        "recorder → SeaOrmStore (batched)",
+        n,
+        seconds,
+        db,
+        database,
+    )
+    .await
+}
+
+/// Writes `n` sample events through a recorder on a [`SeaOrmStore`] over
+/// `db`, waiting for room when the queue is full; returns the seconds from
+/// the first event to the end of the recorder's shutdown.
+pub(crate) async fn through_recorder(backend: Backend, db: &DatabaseConnection, n: u64) -> Result<f64> {
+    let events: Vec<ActivityEvent> = (0..n).map(events::sample).collect();
     let started = Instant::now();
     let recorder = Recorder::builder(SeaOrmStore::new(db.clone())).spawn();
     for event in events {
@@ -92,15 +108,7 @@ async fn batched(backend: Backend, n: u64, servers: &Servers) -> Result<Run> {
     if report.dropped > 0 {
         return Err(format!("ingest into {backend}: {} events dropped", report.dropped).into());
     }
-    finish(
-        backend,
-        "recorder → SeaOrmStore (batched)",
-        n,
-        seconds,
-        db,
-        database,
-    )
-    .await
+    Ok(seconds)
 }
 
 /// The events per second [`batched`] writes into `backend`.

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! runs every benchmark (`http`, `ingest`, `query-depth`, `retention`,
-//! `overload`, `instructions`; each is also a subcommand of its own) and prints one table per
+//! `overload`, `instructions`, `sealing`; each is also a subcommand of its own) and prints one table per
 //! benchmark, with ratios, and the targets with PASS or MISS. `--markdown
 //! FILE` also writes the tables as Markdown; `--quick` is a short smoke run.
 //! PostgreSQL and MariaDB are reached at `ACTIVITY_BENCH_POSTGRES_URL` and
@@ -29,6 +29,7 @@ mod process_stats;
 mod query_depth;
 mod report;
 mod retention;
+mod sealing;
 mod server;
 
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ enum Command {
     /// with the null sink and PostgreSQL, counted by callgrind (needs
     /// `valgrind`).
     Instructions,
+    /// Ingest into PostgreSQL with a sealer running against without, and
+    /// the rate of `verify` over the sealed log.
+    Sealing,
     /// Serves one variant until standard input closes (run by `http`).
     #[command(hide = true)]
     Serve {
@@ -142,7 +146,7 @@ struct Options {
     #[arg(long, global = true, value_enum, value_delimiter = ',')]
     variants: Vec<Variant>,
 
-    /// ingest: events through the recorder and COPY [default: 200000, quick: 20000].
+    /// ingest and sealing: events through the recorder and COPY [default: 200000, quick: 20000].
     #[arg(long, global = true)]
     events: Option<u64>,
     /// ingest: events written one insert each [default: 10000, quick: 2000].
@@ -256,6 +260,12 @@ impl Options {
         }
     }
 
+    fn sealing(&self) -> sealing::SealingOptions {
+        sealing::SealingOptions {
+            events: self.pick(self.events, 200_000, 20_000),
+        }
+    }
+
     fn overload(&self) -> overload::OverloadOptions {
         overload::OverloadOptions {
             capacity: self.capacity.max(1),
@@ -301,6 +311,7 @@ async fn run(cli: Cli) -> Result<()> {
             sections.push(shown(overload::run(options.overload()).await?));
             sections.push(shown(outage::run(options.outage(), &servers).await?));
             sections.push(shown(instructions::run(&options.instructions(), &servers).await?));
+            sections.push(shown(sealing::run(options.sealing(), &servers).await?));
             sections
         }
         Command::Http => vec![shown(http_bench::run(&options.http(), &servers).await?)],
@@ -310,6 +321,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Overload => vec![shown(overload::run(options.overload()).await?)],
         Command::Outage => vec![shown(outage::run(options.outage(), &servers).await?)],
         Command::Instructions => vec![shown(instructions::run(&options.instructions(), &servers).await?)],
+        Command::Sealing => vec![shown(sealing::run(options.sealing(), &servers).await?)],
     };
     let targets: Vec<_> = sections
         .iter()

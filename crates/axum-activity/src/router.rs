@@ -125,6 +125,8 @@ mod api_error;
 mod export;
 mod param_value;
 mod query_params;
+#[cfg(feature = "seal")]
+mod seals;
 mod sse;
 #[cfg(feature = "viewer")]
 mod viewer;
@@ -138,6 +140,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+#[cfg(feature = "seal")]
+use tower_activity::seal::SealStore;
 use tower_activity::{
     ActivityContext, ActivityCount, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore, Catalogue,
     DEFAULT_LOOKBACK, LogRead, log_activity, read_event,
@@ -236,6 +240,13 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
     where
         T: Clone + Send + Sync + 'static,
     {
+        let (shared, routes) = self.routes();
+        routes.with_state(shared)
+    }
+
+    /// The shared state and the routes of every store.
+    #[allow(clippy::type_complexity)]
+    fn routes(self) -> (Arc<Shared<S, A>>, Router<Arc<Shared<S, A>>>) {
         let shared = Arc::new(Shared {
             store: self.store,
             authorize: self.authorize,
@@ -245,7 +256,7 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             audit_reads: self.audit_reads,
             catalogue: self.catalogue,
         });
-        let router = Router::new()
+        let routes = Router::new()
             .route("/", get(list::<S, A>))
             .route("/stream", get(sse::stream::<S, A>))
             .route("/export", get(export::export::<S, A>))
@@ -253,8 +264,28 @@ impl<S: ActivityStore, A: AuthorizeLogAccess> LogRouter<S, A> {
             .route("/actions", get(actions::<S, A>))
             .route("/{id}", get(entry::<S, A>));
         #[cfg(feature = "viewer")]
-        let router = viewer::routes(router);
-        router.with_state(shared)
+        let routes = viewer::routes(routes);
+        (shared, routes)
+    }
+}
+
+#[cfg(feature = "seal")]
+impl<S: ActivityStore + SealStore, A: AuthorizeLogAccess> LogRouter<S, A> {
+    /// [`into_router`](Self::into_router), plus the endpoints of a sealed log:
+    /// `GET /seals/checkpoint`, the newest seal as a checkpoint (text, for
+    /// access to the whole log only: a seal covers every tenant), and
+    /// `GET /{id}/proof`, the proof that the entry is in its seal (JSON: the
+    /// entry's commitment and leaf, its place, the audit path and the seal's
+    /// checkpoint), for whoever may read the entry.
+    pub fn into_sealed_router<T>(self) -> Router<T>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let (shared, routes) = self.routes();
+        routes
+            .route("/seals/checkpoint", get(seals::checkpoint::<S, A>))
+            .route("/{id}/proof", get(seals::proof::<S, A>))
+            .with_state(shared)
     }
 }
 
@@ -298,6 +329,15 @@ impl<S, A> Shared<S, A> {
     }
 }
 
+impl<S, A> Shared<S, A> {
+    /// Records a read of the entry `id` by `how`, which found it or not.
+    pub(crate) fn record_entry_read(&self, how: &str, id: Uuid, found: bool) {
+        let mut read = read_event(LogRead::Viewed, how, &ActivityFilter::new(), u64::from(found));
+        read.resource_id = Some(Arc::from(id.to_string()));
+        self.record_read(None, read);
+    }
+}
+
 type SharedState<S, A> = State<Arc<Shared<S, A>>>;
 
 impl From<ApiError> for Response {
@@ -330,33 +370,30 @@ async fn entry<S: ActivityStore, A: AuthorizeLogAccess>(
     admitted: Admitted<EntryEndpoint>,
     params: RawPathParams,
 ) -> Result<Response, Response> {
-    // By name, and the last of that name: the router may be nested under
-    // parameters of the application's, as in `/orgs/{org}/activity`, even
-    // one also called `id`.
-    let id = params
-        .iter()
-        .filter(|(name, _)| *name == "id")
-        .last()
-        .and_then(|(_, id)| Uuid::try_parse(id).ok())
-        .ok_or_else(|| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))?;
+    let id = path_id(&params)?;
     let event = shared
         .store
         .get(id)
         .await
         .map_err(|error| ApiError::store(&error))?;
     let event = event.filter(|event| admitted.access.allows(event.tenant_id.as_deref()));
-    let mut read = read_event(
-        LogRead::Viewed,
-        "entry",
-        &ActivityFilter::new(),
-        u64::from(event.is_some()),
-    );
-    read.resource_id = Some(Arc::from(id.to_string()));
-    shared.record_read(None, read);
+    shared.record_entry_read("entry", id, event.is_some());
     match event {
         Some(event) => Ok(Json(event).into_response()),
         None => Err(ApiError::entry_not_found().into()),
     }
+}
+
+/// The entry id in the path: by name, and the last of that name, since the
+/// router may be nested under parameters of the application's, as in
+/// `/orgs/{org}/activity`, even one also called `id`.
+fn path_id(params: &RawPathParams) -> Result<Uuid, ApiError> {
+    params
+        .iter()
+        .filter(|(name, _)| *name == "id")
+        .last()
+        .and_then(|(_, id)| Uuid::try_parse(id).ok())
+        .ok_or_else(|| ApiError::bad_parameter("id", "expected an activity entry id (a UUID)"))
 }
 
 /// The body of `GET /stats`.

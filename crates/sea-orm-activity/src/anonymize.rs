@@ -10,6 +10,7 @@ use tower_activity::{Action, ActivityEvent, prepare_event};
 use crate::anonymize_policy::AnonymizePolicy;
 use crate::anonymize_words::{Words, replace_words};
 use crate::entity::{ActiveModel, Column, Entity, Model};
+use crate::seal::tables::seal_entry;
 use crate::sink::insert_events;
 use crate::store::SeaOrmStore;
 
@@ -122,7 +123,7 @@ pub(crate) fn details_text(backend: DbBackend) -> Expr {
 /// MySQL runs it at `READ COMMITTED`, so that it locks the rows it reads
 /// rather than the gaps between them too, and inserts keep flowing; SQLite,
 /// which has no row locks, takes its write lock when the transaction starts.
-fn row_locking(backend: DbBackend) -> TransactionOptions {
+pub(crate) fn row_locking(backend: DbBackend) -> TransactionOptions {
     match backend {
         DbBackend::Sqlite => TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -295,6 +296,13 @@ async fn update<C: ConnectionTrait>(db: &C, row: Model) -> Result<(), DbErr> {
         .col_expr(Column::Route, Expr::value(row.route))
         .col_expr(Column::Details, Expr::value(row.details))
         .filter(Column::Id.eq(row.id))
+        .exec(db)
+        .await?;
+    // A sealed entry keeps its commitment and loses its salt: it still
+    // verifies, and the erased values cannot be guessed back from it.
+    seal_entry::Entity::update_many()
+        .col_expr(seal_entry::Column::Salt, Expr::value(Option::<Vec<u8>>::None))
+        .filter(seal_entry::Column::EntryId.eq(row.id))
         .exec(db)
         .await?;
     Ok(())

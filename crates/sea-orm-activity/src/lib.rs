@@ -53,9 +53,12 @@
 //! The library enables no sea-orm driver or runtime: the application chooses
 //! them (for example `sea-orm/sqlx-postgres` and `sea-orm/runtime-tokio`).
 //!
+//! - `seal`: the tamper-evident log: a `Sealer` covering every entry with a
+//!   signed seal, and `SeaOrmStore::verify`. The tables it writes come with
+//!   the migrations ([`AddSeals`]) whatever the features.
 //! - `cli`: the `activity-log` binary (`migrate`, `query`, `tail`, `stats`,
-//!   `export`, `prune`, `anonymize`), with the SQLite, PostgreSQL and MySQL
-//!   drivers and the Tokio runtime.
+//!   `export`, `prune`, `anonymize`, `verify`, `checkpoint`), with the SQLite,
+//!   PostgreSQL and MySQL drivers and the Tokio runtime; it turns `seal` on.
 //!
 //! ## The table
 //!
@@ -88,6 +91,7 @@ mod migration;
 mod pg_arrays;
 mod retention;
 mod retention_job;
+mod seal;
 mod search_condition;
 mod sink;
 mod sink_error;
@@ -101,10 +105,15 @@ pub use crate::anonymize::{ANONYMIZED, ANONYMIZED_ACTION, AnonymizeError, DEFAUL
 pub use crate::anonymize_policy::AnonymizePolicy;
 pub use crate::export::ExportError;
 pub use crate::migration::{
-    ActivityMigrator, AddCategory, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE, migrations,
+    ActivityMigrator, AddCategory, AddFilterIndexes, AddSeals, CreateActivityLog, MIGRATIONS_TABLE,
+    migrations,
 };
 pub use crate::retention::{DEFAULT_RULE, PRUNED_ACTION, RetentionError, RetentionPolicy, RetentionReport};
 pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
+pub use crate::seal::prune_record::SEALED_PRUNE_ACTION;
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use crate::seal::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle, Tamper, VerifyOptions, VerifyReport};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;
 pub use tower_activity::export::{ExportFormat, UnknownExportFormat};

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::entity::{Column, Entity};
 use crate::filter::{self, action_in};
+use crate::seal::prune_record::{SEALED_PRUNE_ACTION, record_sealed_prune};
 use crate::store::SeaOrmStore;
 use crate::transactional::log_activity_in;
 
@@ -224,7 +225,9 @@ impl SeaOrmStore {
             };
             let older = Condition::all()
                 .add(governed)
-                .add(Column::OccurredAt.lt(filter::time_value(backend, cutoff)));
+                .add(Column::OccurredAt.lt(filter::time_value(backend, cutoff)))
+                // Verification needs them for as long as the seals are kept.
+                .add(Column::Action.ne(SEALED_PRUNE_ACTION));
             let mut pruned = 0;
             let mut reached = None;
             while !stop() {
@@ -274,14 +277,16 @@ impl SeaOrmStore {
             .await?;
         let last = rows.len() < self.chunk_size;
         let reached = rows.last().map(|(_, time)| *time);
-        let deleted = if rows.is_empty() {
-            0
-        } else {
+        let deleted = if let Some(up_to) = reached {
+            let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+            record_sealed_prune(&txn, &ids, up_to).await?;
             Entity::delete_many()
-                .filter(Column::Id.is_in(rows.into_iter().map(|(id, _)| id)))
+                .filter(Column::Id.is_in(ids))
                 .exec(&txn)
                 .await?
                 .rows_affected
+        } else {
+            0
         };
         txn.commit().await?;
         Ok(Chunk {

@@ -24,6 +24,7 @@ macro_rules! endpoints {
         $(#[$doc])*
         pub(crate) struct $name;
 
+        $(#[$doc])*
         impl EndpointKind for $name {
             const ENDPOINT: Endpoint = Endpoint::$endpoint;
         }
@@ -43,6 +44,12 @@ endpoints! {
     StatsEndpoint => Stats,
     /// `GET /actions`.
     ActionsEndpoint => Actions,
+    /// `GET /seals/checkpoint`.
+    #[cfg(feature = "seal")]
+    CheckpointEndpoint => Checkpoint,
+    /// `GET /{id}/proof`.
+    #[cfg(feature = "seal")]
+    ProofEndpoint => Proof,
 }
 
 /// `GET /ui`, its assets and `GET /ui/access`.
@@ -137,5 +144,9 @@ fn attempted(endpoint: Endpoint) -> (LogRead, &'static str) {
         Endpoint::Stream => (LogRead::Streamed, "stream"),
         #[cfg(feature = "viewer")]
         Endpoint::Viewer => (LogRead::Viewed, "viewer"),
+        #[cfg(feature = "seal")]
+        Endpoint::Checkpoint => (LogRead::Viewed, "checkpoint"),
+        #[cfg(feature = "seal")]
+        Endpoint::Proof => (LogRead::Viewed, "proof"),
     }
 }

@@ -51,6 +51,19 @@ impl ApiError {
         )
     }
 
+    /// `403`: a tenant-scoped request asked for what covers every tenant.
+    #[cfg(feature = "seal")]
+    pub(crate) fn forbidden_all_tenants(what: &'static str) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, None, what)
+    }
+
+    /// `404`: nothing sealed yet, or no sealed entry with this id (or none
+    /// this access may read).
+    #[cfg(feature = "seal")]
+    pub(crate) fn not_sealed(what: &'static str) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, None, what)
+    }
+
     /// `404`: no entry with this id (or none this access may read).
     pub(crate) fn entry_not_found() -> Self {
         ApiError::new(StatusCode::NOT_FOUND, None, "no activity entry with this id")

@@ -56,6 +56,12 @@ pub(crate) enum Endpoint {
     /// query string is the filter it shows, read by the page itself).
     #[cfg(feature = "viewer")]
     Viewer,
+    /// `GET /seals/checkpoint`: none.
+    #[cfg(feature = "seal")]
+    Checkpoint,
+    /// `GET /{id}/proof`: none.
+    #[cfg(feature = "seal")]
+    Proof,
 }
 
 impl Endpoint {
@@ -66,6 +72,8 @@ impl Endpoint {
             Endpoint::Entry | Endpoint::Stream | Endpoint::Stats | Endpoint::Actions => &[],
             #[cfg(feature = "viewer")]
             Endpoint::Viewer => &[],
+            #[cfg(feature = "seal")]
+            Endpoint::Checkpoint | Endpoint::Proof => &[],
         }
     }
 
@@ -74,6 +82,8 @@ impl Endpoint {
             Endpoint::Entry | Endpoint::Actions => false,
             #[cfg(feature = "viewer")]
             Endpoint::Viewer => false,
+            #[cfg(feature = "seal")]
+            Endpoint::Checkpoint | Endpoint::Proof => false,
             Endpoint::List | Endpoint::Stream | Endpoint::Export | Endpoint::Stats => true,
         }
     }

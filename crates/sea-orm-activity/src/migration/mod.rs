@@ -4,6 +4,7 @@
 
 mod add_category;
 mod add_filter_indexes;
+mod add_seals;
 mod create_activity_log;
 
 use sea_orm::sea_query::{Alias, Index, IndexCreateStatement};
@@ -13,6 +14,7 @@ use sea_orm_migration::prelude::{DbErr, DynIden, IntoIden, MigrationTrait, Migra
 
 pub use self::add_category::AddCategory;
 pub use self::add_filter_indexes::AddFilterIndexes;
+pub use self::add_seals::AddSeals;
 pub use self::create_activity_log::CreateActivityLog;
 use crate::entity::{Column, Entity};
 
@@ -37,13 +39,14 @@ pub const MIGRATIONS_TABLE: &str = "activity_log_migrations";
 ///         migrations
 ///     }
 /// }
-/// # assert_eq!(Migrator::migrations().len(), 3);
+/// # assert_eq!(Migrator::migrations().len(), 4);
 /// ```
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
         Box::new(CreateActivityLog),
         Box::new(AddCategory),
         Box::new(AddFilterIndexes),
+        Box::new(AddSeals),
     ]
 }
 

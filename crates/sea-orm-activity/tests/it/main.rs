@@ -7,6 +7,8 @@ mod anonymize;
 mod cli;
 #[cfg(feature = "cli")]
 mod cli_catalogue;
+#[cfg(feature = "cli")]
+mod cli_seal;
 mod events;
 mod export;
 mod filters;
@@ -14,5 +16,9 @@ mod poison;
 mod query;
 mod retention;
 mod schema;
+#[cfg(feature = "seal")]
+mod seal;
+#[cfg(feature = "seal")]
+mod seal_kept;
 mod support;
 mod write;

@@ -5,7 +5,7 @@ use sea_orm_migration::prelude::*;
 
 use sea_orm_activity::entity::{Column, Entity};
 use sea_orm_activity::{
-    ActivityMigrator, AddCategory, AddFilterIndexes, CreateActivityLog, MIGRATIONS_TABLE,
+    ActivityMigrator, AddCategory, AddFilterIndexes, AddSeals, CreateActivityLog, MIGRATIONS_TABLE,
 };
 use tower_activity::{Action, ActivityEvent, ActivityFilter, ActivityQuery, ActivityStore};
 
@@ -38,13 +38,23 @@ async fn the_migration_runs_in_an_application_migrator_and_standalone() {
         AppMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, "seaql_migrations").await,
-            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
+            [
+                CreateActivityLog::NAME,
+                AddCategory::NAME,
+                AddFilterIndexes::NAME,
+                AddSeals::NAME
+            ]
         );
         // The standalone migrator keeps its own record and finds the table there.
         ActivityMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, MIGRATIONS_TABLE).await,
-            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
+            [
+                CreateActivityLog::NAME,
+                AddCategory::NAME,
+                AddFilterIndexes::NAME,
+                AddSeals::NAME
+            ]
         );
         events::write(db, &[varied(1)]).await;
         assert_eq!(
@@ -103,7 +113,12 @@ async fn a_table_of_the_first_version_gains_the_category_and_keeps_its_rows() {
         ActivityMigrator::up(&db.db, None).await.unwrap();
         assert_eq!(
             applied(&db.db, MIGRATIONS_TABLE).await,
-            [CreateActivityLog::NAME, AddCategory::NAME, AddFilterIndexes::NAME]
+            [
+                CreateActivityLog::NAME,
+                AddCategory::NAME,
+                AddFilterIndexes::NAME,
+                AddSeals::NAME
+            ]
         );
         // Run again through an application's migrator: nothing is added twice.
         AppMigrator::up(&db.db, None).await.unwrap();

@@ -1,17 +1,29 @@
 //! Tamper evidence, the storage-free part: the Merkle tree a seal commits
 //! its entries to and the proof that one entry is in it ([`merkle_root`],
-//! [`inclusion_proof`]), the seal itself ([`Seal`]), its Ed25519 signature
+//! [`inclusion_proof`]), the leaf of one stored entry and the salted
+//! commitment that stands in for its erasable columns ([`entry_leaf`],
+//! [`commitment`]), the seal itself ([`Seal`]), its Ed25519 signature
 //! ([`SealSigningKey`], [`SealPublicKey`]), and the check that seals follow
-//! one another on their chain ([`ChainCheck`]).
+//! one another on their chain ([`ChainCheck`]), the [`Checkpoint`] kept off
+//! the server, and the [`InclusionProof`] of one entry a [`SealStore`] serves.
 
 mod chain;
+mod checkpoint;
+mod leaf;
 mod merkle;
+mod proof;
 mod record;
 mod signing;
 
 pub use self::chain::{ChainBreak, ChainCheck};
+pub use self::checkpoint::{Checkpoint, InvalidCheckpoint};
+pub use self::leaf::{
+    COMMITTED_COLUMNS, Salt, changed_column, column_digests, commitment, entry_leaf, entry_leaf_bytes,
+    is_committed, new_salt,
+};
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,
 };
+pub use self::proof::{InclusionProof, SealStore};
 pub use self::record::Seal;
 pub use self::signing::{BadSignature, InvalidPublicKey, SealPublicKey, SealSignature, SealSigningKey};

@@ -18,6 +18,20 @@ impl SealSigningKey {
         SealSigningKey(SigningKey::from_bytes(secret))
     }
 
+    /// A new random key from the operating system's generator, or `None`
+    /// when it cannot give one. Keep its [bytes](Self::to_bytes) in a secret
+    /// store; give verifiers its [public key](Self::public_key).
+    pub fn generate() -> Option<Self> {
+        let mut secret = [0; 32];
+        getrandom::fill(&mut secret).ok()?;
+        Some(SealSigningKey::from_bytes(&secret))
+    }
+
+    /// Its 32 secret bytes, to keep in a secret store.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// The public key that checks its signatures.
     pub fn public_key(&self) -> SealPublicKey {
         SealPublicKey(self.0.verifying_key())
@@ -157,5 +171,16 @@ mod tests {
         let shown = format!("{:?}", SealSigningKey::from_bytes(&[7; 32]));
         assert!(shown.contains("public_key"));
         assert!(!shown.contains("[7, 7"));
+    }
+
+    #[test]
+    fn generated_keys_differ_and_round_trip_through_their_bytes() {
+        let (one, two) = (
+            SealSigningKey::generate().unwrap(),
+            SealSigningKey::generate().unwrap(),
+        );
+        assert_ne!(one.to_bytes(), two.to_bytes());
+        let again = SealSigningKey::from_bytes(&one.to_bytes());
+        assert_eq!(again.public_key(), one.public_key());
     }
 }

@@ -13,7 +13,8 @@ use tower_activity::{
 };
 
 /// Operate on the activity log of an application: migrate, query, follow,
-/// count, export, prune and anonymize; print its action catalogue.
+/// count, export, prune and anonymize, verify its seals; print its action
+/// catalogue.
 #[derive(Debug, Parser)]
 #[command(name = "activity-log", version)]
 pub(crate) struct Cli {
@@ -101,6 +102,32 @@ pub(crate) enum Command {
         /// Also clear the detail keys this catalogue file marks personal.
         #[arg(long, value_name = "FILE")]
         catalogue: Option<PathBuf>,
+    },
+    /// Check that no entry or seal was changed, removed or added behind the
+    /// sealer's back: every leaf, root, link and signature recomputed from the
+    /// stored rows. Exits with status 1 on any tampering.
+    Verify {
+        /// The chain of seals to verify.
+        #[arg(long, default_value = "main", value_parser = text())]
+        chain: String,
+        /// The seals' Ed25519 public key: a file holding its 32 bytes in hex.
+        /// Without it, signatures are not checked.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+        /// A checkpoint kept off the server (from `activity-log checkpoint`):
+        /// the log must still hold that seal, unchanged.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
+        /// How long an entry may wait for its seal (5m, 1h, …).
+        #[arg(long, default_value = "5m", value_parser = duration, value_name = "AGE")]
+        max_unsealed_age: Duration,
+    },
+    /// Print the newest seal as a checkpoint: a small text file to keep
+    /// elsewhere and give to `verify --checkpoint`.
+    Checkpoint {
+        /// The chain of seals.
+        #[arg(long, default_value = "main", value_parser = text())]
+        chain: String,
     },
     /// Print an action catalogue: each action, its category, its detail keys
     /// and what it means. It reads a file, not the log: it needs no database

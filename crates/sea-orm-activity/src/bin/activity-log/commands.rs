@@ -19,6 +19,7 @@ use tower_activity::{
 };
 
 use crate::args::{Cli, Command};
+use crate::seal_commands;
 use crate::table;
 
 pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -43,7 +44,7 @@ impl Error for Failed {
 }
 
 /// Wraps an error with what was being done.
-fn doing<E: Into<BoxError>>(doing: &'static str) -> impl FnOnce(E) -> BoxError {
+pub(crate) fn doing<E: Into<BoxError>>(doing: &'static str) -> impl FnOnce(E) -> BoxError {
     move |cause| {
         Box::new(Failed {
             doing,
@@ -134,6 +135,22 @@ async fn execute(
 ) -> Result<(), BoxError> {
     match command {
         Command::Actions { .. } => unreachable!("answered before connecting"),
+        Command::Verify {
+            chain,
+            public_key,
+            checkpoint,
+            max_unsealed_age,
+        } => {
+            seal_commands::verify(
+                &store,
+                chain,
+                public_key.as_deref(),
+                checkpoint.as_deref(),
+                max_unsealed_age,
+            )
+            .await
+        }
+        Command::Checkpoint { chain } => seal_commands::checkpoint(&store, &chain).await,
         Command::Migrate => {
             let pending = ActivityMigrator::get_pending_migrations(&db)
                 .await
@@ -290,7 +307,7 @@ fn read_catalogue(path: &Path) -> Result<Catalogue, BoxError> {
 }
 
 /// A progress display on standard error, drawn only when it is a terminal.
-fn progress(bar: ProgressBar, template: &str) -> ProgressBar {
+pub(crate) fn progress(bar: ProgressBar, template: &str) -> ProgressBar {
     bar.set_draw_target(ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
@@ -359,7 +376,7 @@ fn print_json_lines(events: &[ActivityEvent]) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn print(text: &str) -> Result<(), BoxError> {
+pub(crate) fn print(text: &str) -> Result<(), BoxError> {
     let mut stdout = io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;

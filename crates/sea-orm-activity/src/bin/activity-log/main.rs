@@ -9,6 +9,8 @@
 //! activity-log prune --older-than 90d --keep auth=365d
 //! activity-log anonymize --actor u_42
 //! activity-log actions --catalogue catalogue.json
+//! activity-log verify --public-key seal.pub --checkpoint checkpoint.txt
+//! activity-log checkpoint > checkpoint.txt
 //! ```
 //!
 //! Errors print as one line, `error: …`, and exit with status 1 (2 for a
@@ -16,6 +18,7 @@
 
 mod args;
 mod commands;
+mod seal_commands;
 mod table;
 
 use std::error::Error;

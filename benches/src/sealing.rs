@@ -1,0 +1,125 @@
+//! Benchmark 7: what sealing costs. Ingest through the recorder into
+//! PostgreSQL with a sealer running beside it, against without; then
+//! `verify` over the sealed log, its rate and the memory it takes.
+
+use std::time::Instant;
+
+use sea_orm_activity::{SeaOrmStore, Sealer, VerifyOptions};
+use tower_activity::seal::SealSigningKey;
+
+use crate::databases::{Backend, BenchDatabase, Result, Servers, count_rows};
+use crate::ingest::through_recorder;
+use crate::process_stats::rss_kib;
+use crate::report::{Section, Table, Target, count, percent, rate};
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SealingOptions {
+    /// Events written in each run, and verified.
+    pub(crate) events: u64,
+}
+
+pub(crate) async fn run(options: SealingOptions, servers: &Servers) -> Result<Section> {
+    let mut table = Table::new(
+        format!(
+            "Sealing: {} events through the recorder into PostgreSQL, then verified",
+            count(options.events)
+        ),
+        &["run", "seconds", "events/s", "vs without sealing"],
+    );
+    if !servers.enabled(Backend::Postgres) {
+        table.note("skipped: the PostgreSQL URL is `skip`");
+        return Ok(Section {
+            tables: vec![table],
+            targets: Vec::new(),
+        });
+    }
+    let n = options.events;
+    eprintln!("sealing: {} events without sealing", count(n));
+    let database = BenchDatabase::create(Backend::Postgres, servers).await?;
+    let db = database.connect().await?;
+    let plain = through_recorder(Backend::Postgres, &db, n).await?;
+    db.close().await?;
+    database.drop().await?;
+
+    eprintln!("sealing: {} events with a sealer running", count(n));
+    let database = BenchDatabase::create(Backend::Postgres, servers).await?;
+    let db = database.connect().await?;
+    let store = SeaOrmStore::new(db.clone());
+    let key = SealSigningKey::generate().ok_or("no random key")?;
+    let sealer = Sealer::new(store.clone()).signing_key(key.clone()).spawn();
+    let started = Instant::now();
+    let sealed = through_recorder(Backend::Postgres, &db, n).await?;
+    sealer.shutdown().await;
+    let all_sealed = started.elapsed().as_secs_f64();
+
+    eprintln!("sealing: verifying {} entries", count(n));
+    let rss_before = rss_kib().unwrap_or(0);
+    let mut rss_peak = rss_before;
+    let started = Instant::now();
+    let report = store
+        .verify_with_progress(&VerifyOptions::new().public_key(key.public_key()), |_| {
+            rss_peak = rss_peak.max(rss_kib().unwrap_or(0));
+        })
+        .await?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+    let rows = count_rows(&db).await?;
+    db.close().await?;
+    database.drop().await?;
+    if !report.is_intact() || report.entries_verified != rows {
+        return Err(format!("sealing: verification failed: {report}").into());
+    }
+
+    let per_second = |seconds: f64| n as f64 / seconds;
+    table.row(vec![
+        "recorder → SeaOrmStore, no sealer".to_owned(),
+        format!("{plain:.2}"),
+        rate(per_second(plain)),
+        "100%".to_owned(),
+    ]);
+    table.row(vec![
+        "recorder → SeaOrmStore, Sealer running (default interval, signed)".to_owned(),
+        format!("{sealed:.2}"),
+        rate(per_second(sealed)),
+        percent(per_second(sealed), per_second(plain)),
+    ]);
+    table.row(vec![
+        "… until the last entry is sealed (the sealer's last round)".to_owned(),
+        format!("{all_sealed:.2}"),
+        rate(per_second(all_sealed)),
+        percent(per_second(all_sealed), per_second(plain)),
+    ]);
+    let verify_rate = report.entries_verified as f64 / verify_seconds;
+    table.row(vec![
+        format!(
+            "`SeaOrmStore::verify`, {} seals, signatures checked",
+            count(report.seals_verified)
+        ),
+        format!("{verify_seconds:.2}"),
+        rate(verify_rate),
+        "-".to_owned(),
+    ]);
+    let grown = rss_peak.saturating_sub(rss_before);
+    table.note(format!(
+        "Resident memory grew by {} KiB during the verification (it reads seals and entries in pages).",
+        count(grown)
+    ));
+    let ingest_ratio = per_second(sealed) / per_second(plain);
+    let targets = vec![
+        Target::new(
+            "ingest with sealing on, PostgreSQL",
+            "≥ 90% of the rate without",
+            percent(per_second(sealed), per_second(plain)),
+            ingest_ratio >= 0.9,
+        ),
+        Target::new(
+            "verify, PostgreSQL",
+            "≥ 100,000 entries/s",
+            format!("{} entries/s", rate(verify_rate)),
+            verify_rate >= 100_000.0,
+        ),
+    ];
+    Ok(Section {
+        tables: vec![table],
+        targets,
+    })
+}

@@ -1,0 +1,28 @@
+//! Sealing: every entry covered by a signed seal in a hash chain, and the
+//! verification that recomputes it all from the stored rows.
+//!
+//! The tables ([`tables`]) come with the migrations whatever the features;
+//! the sealer and `verify` are behind the `seal` feature.
+
+pub(crate) mod prune_record;
+pub(crate) mod tables;
+
+#[cfg(feature = "seal")]
+mod id_floor;
+#[cfg(feature = "seal")]
+mod seal_store;
+#[cfg(feature = "seal")]
+mod sealer;
+#[cfg(feature = "seal")]
+mod stored;
+#[cfg(feature = "seal")]
+mod verify;
+#[cfg(feature = "seal")]
+mod verify_report;
+
+#[cfg(feature = "seal")]
+pub use self::sealer::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle};
+#[cfg(feature = "seal")]
+pub use self::verify::VerifyOptions;
+#[cfg(feature = "seal")]
+pub use self::verify_report::{Tamper, VerifyReport};
