@@ -12,7 +12,19 @@ use sea_orm_activity::{AnonymizePolicy, Sealer, Tamper, log_activity_in};
 
 use crate::events;
 use crate::seal::{assert_intact, key, recent, rows, sealed_log, sql, verify};
-use crate::support::each_backend;
+use crate::support::{TestDb, each_backend};
+
+/// Seals what is pending, then verifies: the log must be intact.
+async fn seal_and_verify(db: &TestDb) -> sea_orm_activity::VerifyReport {
+    Sealer::new(db.store())
+        .signing_key(key())
+        .seal_pending()
+        .await
+        .unwrap();
+    let report = verify(db).await;
+    assert_intact(db, &report);
+    report
+}
 
 #[tokio::test]
 async fn an_anonymized_log_still_verifies() {
@@ -24,13 +36,7 @@ async fn an_anonymized_log_still_verifies() {
             .await
             .unwrap();
         assert!(changed > 0, "[{}]", db.backend);
-        Sealer::new(db.store())
-            .signing_key(key())
-            .seal_pending()
-            .await
-            .unwrap();
-        let report = verify(db).await;
-        assert_intact(db, &report);
+        let report = seal_and_verify(db).await;
         assert_eq!(report.entries_erased, changed, "[{}]", db.backend);
         // Without the salt, the commitment is all that is left.
         use sea_orm::ConnectionTrait;
@@ -97,13 +103,7 @@ async fn transactions_concurrent_writers_and_sealers_leave_every_entry_sealed_on
         for sealer in sealers {
             sealer.shutdown().await;
         }
-        Sealer::new(store.clone())
-            .signing_key(key())
-            .seal_pending()
-            .await
-            .unwrap();
-        let report = verify(db).await;
-        assert_intact(db, &report);
+        let report = seal_and_verify(db).await;
         assert_eq!(report.entries_verified, 201, "[{}]", db.backend);
         assert_eq!(report.entries_unsealed, 0, "[{}]", db.backend);
     })
