@@ -395,7 +395,10 @@ async fn serve(store: SeaOrmStore, key: SealSigningKey) -> Result<(), Box<dyn st
         .spool(Spool::open(SPOOL_DIR)?)
         .spawn();
     let sealer = Sealer::new(store.clone()).signing_key(key).spawn();
-    let log = Router::new().nest("/activity", LogRouter::new(store, local_reader).into_sealed_router());
+    let log = Router::new().nest(
+        "/activity",
+        LogRouter::new(store, local_reader).into_sealed_router(),
+    );
     let listener = match tokio::net::TcpListener::bind("127.0.0.1:3000").await {
         Ok(listener) => listener,
         Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
