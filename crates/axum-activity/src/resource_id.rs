@@ -236,7 +236,9 @@ impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
     type Value = bool;
 
     fn deserialize<D: Deserializer<'de>>(self, key: D) -> Result<bool, D::Error> {
-        key.deserialize_str(self)
+        // As bytes: the key is compared, not kept, so its UTF-8 need not be
+        // checked first (escapes are still undone).
+        key.deserialize_bytes(self)
     }
 }
 
@@ -245,6 +247,10 @@ impl<'de> Visitor<'de> for KeyIs<'_> {
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str("an object key")
+    }
+
+    fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<bool, E> {
+        Ok(key == self.0.as_bytes())
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {

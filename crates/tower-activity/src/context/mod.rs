@@ -28,11 +28,10 @@ pub use self::layer::{ActivityLayer, ActivityService};
 pub use self::panic::PANIC_ACTION;
 use self::request_id::RequestId;
 pub use self::request_id::{IncomingRequestId, is_valid_request_id};
-use self::shared_text::{ip_text, method_text};
+use self::shared_text::{ip_text, method_text, user_agent_text};
 pub use self::spawn::spawn;
 use crate::event::{
     ActivityEvent, Actor, MAX_ID_CHARS, MAX_METHOD_CHARS, MAX_ROUTE_CHARS, Origin, cap_actor, capped,
-    clean_user_agent,
 };
 use crate::recorder::{LogError, Recorder, global_recorder};
 
@@ -136,7 +135,7 @@ impl ActivityContext {
             request_id_text: info.request_id.text,
             ip: info.ip,
             ip_text: info.ip.map(ip_text),
-            user_agent: info.user_agent.map(|value| clean_user_agent(value.as_bytes())),
+            user_agent: info.user_agent.map(|value| user_agent_text(value.as_bytes())),
             method_text: Some(capped(method_text(&info.method), MAX_METHOD_CHARS)),
             method: Some(info.method),
             route: Some(match info.matched {
