@@ -1,6 +1,7 @@
 //! Request ids: accepting a well-formed incoming id, or making a new one.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -69,12 +70,17 @@ impl AsRef<[u8]> for SharedBytes {
 
 /// A fresh request id: a hyphenated UUID v7, time-ordered to the
 /// millisecond. (Event ids are also ordered within a millisecond; request ids
-/// need not be, which spares the lock that ordering takes.) The header value
-/// and the events share one copy of the text.
+/// need not be, which spares the lock that ordering takes.) Its random bits
+/// come from a fast per-thread generator rather than a cryptographic one: a
+/// request id ties events together and is no secret (a client may send its
+/// own). The header value and the events share one copy of the text.
 pub(crate) fn generate() -> RequestId {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let millis = u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX);
+    let [random @ .., _, _, _, _, _, _] = fastrand::u128(..).to_le_bytes();
+    let id = uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid();
     let mut buf = uuid::Uuid::encode_buffer();
-    let now = uuid::Timestamp::now(uuid::NoContext);
-    let text: Arc<str> = Arc::from(&*uuid::Uuid::new_v7(now).hyphenated().encode_lower(&mut buf));
+    let text: Arc<str> = Arc::from(&*id.hyphenated().encode_lower(&mut buf));
     let bytes = Bytes::from_owner(SharedBytes(text.clone()));
     let header = HeaderValue::from_maybe_shared(bytes).expect("a hyphenated UUID is a valid header value");
     RequestId {
@@ -152,6 +158,27 @@ mod tests {
         let long = vec![b'a'; 10 * 1024];
         let id = resolve(true, &X_REQUEST_ID, &headers(&[&long]), &Default::default());
         assert_eq!(uuid::Uuid::parse_str(&id.text).unwrap().get_version_num(), 7);
+    }
+
+    #[test]
+    fn fresh_ids_are_distinct_uuid_v7_of_the_current_millisecond() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let ids: Vec<_> = (0..1_000).map(|_| generate()).collect();
+        let after = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let distinct: std::collections::HashSet<_> = ids.iter().map(|id| id.text.clone()).collect();
+        assert_eq!(distinct.len(), ids.len());
+        for id in &ids {
+            assert_eq!(id.header.as_bytes(), id.text.as_bytes());
+            let uuid = uuid::Uuid::parse_str(&id.text).unwrap();
+            assert_eq!(uuid.get_version_num(), 7);
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122);
+            let (seconds, nanos) = uuid.get_timestamp().unwrap().to_unix();
+            let millis = seconds * 1_000 + u64::from(nanos) / 1_000_000;
+            assert!(
+                (before..=after).contains(&millis),
+                "{millis} not in {before}..={after}"
+            );
+        }
     }
 
     #[test]
