@@ -139,12 +139,19 @@ pub(crate) fn capped(text: Arc<str>, max: usize) -> Arc<str> {
 
 /// Cuts `field` to at most `max` characters. Text within the cap, the usual
 /// case, is left as it is, still shared with the context it came from.
-#[inline]
+#[inline(always)]
 fn cut(field: &mut Option<Arc<str>>, max: usize) {
     if let Some(text) = field
         && text.len() > max
-        && let Some((at, _)) = text.char_indices().nth(max)
     {
+        cut_long(text, max);
+    }
+}
+
+/// Cuts `text`, longer than `max` bytes, to at most `max` characters.
+#[cold]
+fn cut_long(text: &mut Arc<str>, max: usize) {
+    if let Some((at, _)) = text.char_indices().nth(max) {
         *text = Arc::from(&text[..at]);
     }
 }
