@@ -15,6 +15,8 @@ mod pending;
 mod places;
 #[cfg(feature = "seal")]
 mod round;
+#[cfg(all(test, feature = "seal"))]
+mod round_tests;
 #[cfg(feature = "seal")]
 mod seal_store;
 #[cfg(feature = "seal")]

@@ -89,7 +89,8 @@ impl PendingEntry {
 }
 
 /// Reads up to `limit` entries not yet sealed (on any chain) from `start` on,
-/// oldest id first; `lock_rows` reads them `FOR UPDATE`.
+/// oldest id first, in the transaction `db`; `lock_rows` reads them
+/// `FOR UPDATE`.
 ///
 /// The anti-join is bounded below as the read is, on both tables, so that
 /// it walks the two primary keys side by side from `start` rather than the
@@ -126,6 +127,13 @@ pub(super) async fn read_pending<C: ConnectionTrait>(
         select = select.lock_exclusive();
     }
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        // Walk the primary keys in order and stop at the limit. A planner
+        // without fresh statistics (a new or fast-growing table) otherwise
+        // reads every row past the start, sorts them and hashes the sealed
+        // ids: a round then costs the whole range, not its batch.
+        db.execute_unprepared("SET LOCAL enable_sort = off").await?;
+    }
     let rows = db.query_all_raw(select.build(backend)).await?;
     rows.iter().map(PendingEntry::read).collect()
 }

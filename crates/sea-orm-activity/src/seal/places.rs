@@ -18,8 +18,8 @@ pub(super) struct Place {
 }
 
 /// Rows per statement: on PostgreSQL one statement binds an array per column
-/// (about 350 bytes of text a row); elsewhere a multi-row `VALUES` list of
-/// eight parameters a row, well within every backend's parameter limit.
+/// (about 170 bytes a row); elsewhere a multi-row `VALUES` list of eight
+/// parameters a row, well within every backend's parameter limit.
 fn rows_per_statement(backend: DbBackend) -> usize {
     match backend {
         DbBackend::Postgres => 10_000,
@@ -67,28 +67,25 @@ pub(super) async fn write_places<C: ConnectionTrait>(
 }
 
 /// The PostgreSQL insert of `places`: the ids and each byte column bound as
-/// one array literal, unnested with their ordinality for the position. The
-/// statement is the same whatever the number of rows, so it is prepared once
-/// per connection; building it costs a few string pushes a row, where
-/// sea-orm's multi-row insert costs several times the insert itself.
+/// one array (sent in PostgreSQL's binary format, which the server copies
+/// rather than parses), unnested with their ordinality for the position.
+/// The statement is the same whatever the number of rows, so it is prepared
+/// once per connection; sea-orm's multi-row insert of the same rows costs
+/// several times the insert itself, in the builder and in the server's
+/// parsing and planning of thousands of parameters.
 fn unnest_statement(chain: &str, sequence: i64, first: i64, places: &[Place]) -> Statement {
     const SQL: &str = "INSERT INTO activity_seal_entry \
         (entry_id, chain, sequence, position, salt, commitment, leaf, column_digests) \
         SELECT entry.id, $1, $2, $3 + entry.n - 1, entry.salt, entry.commitment, entry.leaf, entry.digests \
         FROM UNNEST($4::uuid[], $5::bytea[], $6::bytea[], $7::bytea[], $8::bytea[]) \
         WITH ORDINALITY AS entry (id, salt, commitment, leaf, digests, n)";
-    let mut ids = Array::new(places.len(), 36);
-    let mut salts = Array::new(places.len(), 2 * 16);
-    let mut commitments = Array::new(places.len(), 2 * 32);
-    let mut leaves = Array::new(places.len(), 2 * 32);
-    let mut digests = Array::new(places.len(), 2 * 72);
-    for place in places {
-        ids.push_uuid(place.entry_id);
-        salts.push_bytes(&place.salt);
-        commitments.push_bytes(&place.sealed.commitment);
-        leaves.push_bytes(&place.sealed.leaf);
-        digests.push_bytes(&place.sealed.column_digests);
-    }
+    let column = |bytes: fn(&Place) -> &[u8]| -> sea_orm::Value {
+        places
+            .iter()
+            .map(|place| bytes(place).to_vec())
+            .collect::<Vec<_>>()
+            .into()
+    };
     Statement::from_sql_and_values(
         DbBackend::Postgres,
         SQL,
@@ -96,68 +93,15 @@ fn unnest_statement(chain: &str, sequence: i64, first: i64, places: &[Place]) ->
             chain.into(),
             sequence.into(),
             first.into(),
-            ids.finish().into(),
-            salts.finish().into(),
-            commitments.finish().into(),
-            leaves.finish().into(),
-            digests.finish().into(),
+            places
+                .iter()
+                .map(|place| place.entry_id)
+                .collect::<Vec<_>>()
+                .into(),
+            column(|place| &place.salt),
+            column(|place| &place.sealed.commitment),
+            column(|place| &place.sealed.leaf),
+            column(|place| &place.sealed.column_digests),
         ],
     )
-}
-
-/// A PostgreSQL array literal being written: `{…,…}` of UUIDs or of `bytea`
-/// in hex (`"\\x00ff"`, the backslash escaped for the array's own parser).
-/// Neither holds a character that could end an element.
-struct Array(String);
-
-impl Array {
-    fn new(elements: usize, element_bytes: usize) -> Array {
-        let mut text = String::with_capacity(2 + elements * (element_bytes + 6));
-        text.push('{');
-        Array(text)
-    }
-
-    fn separate(&mut self) {
-        if self.0.len() > 1 {
-            self.0.push(',');
-        }
-    }
-
-    fn push_uuid(&mut self, id: Uuid) {
-        self.separate();
-        self.0
-            .push_str(id.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
-    }
-
-    fn push_bytes(&mut self, bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        self.separate();
-        self.0.push_str("\"\\\\x");
-        for byte in bytes {
-            self.0.push(char::from(DIGITS[usize::from(byte >> 4)]));
-            self.0.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-        }
-        self.0.push('"');
-    }
-
-    fn finish(mut self) -> String {
-        self.0.push('}');
-        self.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_arrays_are_hex_elements_with_the_backslash_escaped() {
-        let mut array = Array::new(2, 4);
-        array.push_bytes(&[0x00, 0xff]);
-        array.push_bytes(&[0x7a]);
-        assert_eq!(array.finish(), r#"{"\\x00ff","\\x7a"}"#);
-        let mut ids = Array::new(1, 36);
-        ids.push_uuid(Uuid::nil());
-        assert_eq!(ids.finish(), "{00000000-0000-0000-0000-000000000000}");
-    }
 }

@@ -42,6 +42,20 @@ pub enum SealError {
 /// first round after. An entry committed late with an older id (a long
 /// transaction) is simply sealed by a later seal.
 ///
+/// Each interval the sealer makes a pass: rounds of up to
+/// [`batch_size`](Self::batch_size) entries, each reading on from where the
+/// previous one stopped, until one finds fewer. A pass reads from a couple of
+/// seconds before the previous pass started, which takes in the entries
+/// committed in another order than their ids (the recorder writes several
+/// batches at once) without reading again what is sealed; once a minute it
+/// reads the last [`lookback`](Self::lookback), and at the first pass and
+/// once an hour the whole table. A round holds its transaction while it
+/// reads, hashes and writes: on PostgreSQL it takes a lock that
+/// [`anonymize`](SeaOrmStore::anonymize) and [`prune`](SeaOrmStore::prune)
+/// take shared for each chunk they rewrite, so a round never seals values a
+/// rewrite is replacing, nor entries a prune is deleting; on MySQL / MariaDB
+/// it reads its entries `FOR UPDATE`.
+///
 /// **One sealer per chain at a time.** Any number of application instances
 /// may run one: each round takes a lock first (a PostgreSQL transaction-level
 /// advisory lock; on MySQL / MariaDB the row lock of the chain's newest seal;
@@ -107,8 +121,11 @@ impl Sealer {
         self
     }
 
-    /// Sets the time between two rounds: the bound on how long an entry
-    /// stays unsealed while the sealer runs (at least a millisecond).
+    /// Sets the time between two passes: the bound on how long an entry
+    /// stays unsealed while the sealer runs and keeps up (at least a
+    /// millisecond), unless its transaction commits more than a couple of
+    /// seconds after its id was made: then it waits for the next read of the
+    /// [`lookback`](Self::lookback), within a minute.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval.max(Duration::from_millis(1));
         self
@@ -120,10 +137,12 @@ impl Sealer {
         self
     }
 
-    /// Sets how far back, by the time in their ids, a round looks for entries
-    /// not yet sealed (ten minutes by default); the whole table is read at the
-    /// first round and once an hour. An entry whose transaction commits
-    /// later than this after its id was made waits for the next whole read.
+    /// Sets how far back, by the time in their ids, the sealer looks for
+    /// entries not yet sealed once a minute, at every
+    /// [`seal_pending`](Self::seal_pending) and at the last pass before it
+    /// stops (ten minutes by default); the whole table is read at the first
+    /// pass and once an hour. An entry whose transaction commits later than
+    /// this after its id was made waits for the next whole read.
     pub fn lookback(mut self, lookback: Duration) -> Self {
         self.lookback = lookback;
         self
@@ -135,8 +154,8 @@ impl Sealer {
         self
     }
 
-    /// Seals until no entry is left unsealed; returns how many entries were
-    /// sealed.
+    /// Seals until no entry is left unsealed, reading at least the last
+    /// [`lookback`](Self::lookback); returns how many entries were sealed.
     pub async fn seal_pending(&self) -> Result<u64, SealError> {
         self.pass(true).await
     }
@@ -180,10 +199,11 @@ impl Sealer {
         self.sweep.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Starts sealing in the background: a round at once, then one every
-    /// [`interval`](Self::interval), each sealing all that is pending. A round
+    /// Starts sealing in the background: a pass at once, then one every
+    /// [`interval`](Self::interval), each sealing all that is pending. A pass
     /// that fails (the database is down) is logged and tried again at the
-    /// next interval; nothing of it is kept.
+    /// next interval from where it started; nothing of its failed round is
+    /// kept.
     ///
     /// # Panics
     ///
@@ -228,8 +248,9 @@ pub struct SealerHandle {
 }
 
 impl SealerHandle {
-    /// Stops the sealer after a last round, which seals what was committed
-    /// until now, and waits for it.
+    /// Stops the sealer after a last pass, which seals what was committed
+    /// until now (reading the whole [`lookback`](Sealer::lookback)), and
+    /// waits for it.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         if let Err(error) = self.task.await {
