@@ -187,12 +187,22 @@ pub(crate) async fn count_rows(db: &DatabaseConnection) -> Result<u64> {
     count_where(db, "TRUE").await
 }
 
+/// The rows of `activity_seal_entry`: how many entries are sealed.
+pub(crate) async fn count_sealed(db: &DatabaseConnection) -> Result<u64> {
+    count_sql(db, "SELECT COUNT(*) FROM activity_seal_entry").await
+}
+
 async fn count_where(db: &DatabaseConnection, condition: &str) -> Result<u64> {
+    count_sql(
+        db,
+        &format!("SELECT COUNT(*) FROM activity_log WHERE {condition}"),
+    )
+    .await
+}
+
+async fn count_sql(db: &DatabaseConnection, sql: &str) -> Result<u64> {
     let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            format!("SELECT COUNT(*) FROM activity_log WHERE {condition}"),
-        ))
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?
         .ok_or("COUNT(*) returned no row")?;
     let count: i64 = row.try_get_by_index(0)?;

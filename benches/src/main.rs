@@ -149,6 +149,9 @@ struct Options {
     /// ingest and sealing: events through the recorder and COPY [default: 200000, quick: 20000].
     #[arg(long, global = true)]
     events: Option<u64>,
+    /// sealing: leave out the verification of the sealed log (the ingest runs only).
+    #[arg(long, global = true)]
+    skip_verify: bool,
     /// ingest: events written one insert each [default: 10000, quick: 2000].
     #[arg(long, global = true)]
     single_row_events: Option<u64>,
@@ -263,6 +266,7 @@ impl Options {
     fn sealing(&self) -> sealing::SealingOptions {
         sealing::SealingOptions {
             events: self.pick(self.events, 200_000, 20_000),
+            skip_verify: self.skip_verify,
         }
     }
 

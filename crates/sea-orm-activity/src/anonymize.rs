@@ -10,6 +10,7 @@ use tower_activity::{Action, ActivityEvent, prepare_event};
 use crate::anonymize_policy::AnonymizePolicy;
 use crate::anonymize_words::{Words, replace_words};
 use crate::entity::{ActiveModel, Column, Entity, Model};
+use crate::rewrite_lock;
 use crate::seal::tables::seal_entry;
 use crate::sink::insert_events;
 use crate::store::SeaOrmStore;
@@ -259,6 +260,7 @@ impl SeaOrmStore {
         let mut after = None;
         loop {
             let txn = self.db.begin_with_options(options).await?;
+            rewrite_lock::shared(&txn).await?;
             let mut select = Entity::find().filter(condition.clone());
             if let Some(after) = after {
                 select = select.filter(Column::Id.gt(after));

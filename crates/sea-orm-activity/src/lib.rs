@@ -91,6 +91,7 @@ mod migration;
 mod pg_arrays;
 mod retention;
 mod retention_job;
+mod rewrite_lock;
 mod seal;
 mod search_condition;
 mod sink;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::entity::{Column, Entity};
 use crate::filter::{self, action_in};
+use crate::rewrite_lock;
 use crate::seal::prune_record::{SEALED_PRUNE_ACTION, record_sealed_prune};
 use crate::store::SeaOrmStore;
 use crate::transactional::log_activity_in;
@@ -271,6 +272,7 @@ impl SeaOrmStore {
                 older.add(Column::OccurredAt.gte(filter::time_value(self.db.get_database_backend(), from)));
         }
         let txn = self.db.begin().await?;
+        rewrite_lock::shared(&txn).await?;
         let rows: Vec<(Uuid, DateTime<Utc>)> = filter::oldest(older, self.chunk_size)
             .into_tuple()
             .all(&txn)

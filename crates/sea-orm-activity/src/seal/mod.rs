@@ -10,11 +10,21 @@ pub(crate) mod tables;
 #[cfg(feature = "seal")]
 mod id_floor;
 #[cfg(feature = "seal")]
+mod pending;
+#[cfg(feature = "seal")]
+mod places;
+#[cfg(feature = "seal")]
+mod round;
+#[cfg(all(test, feature = "seal"))]
+mod round_tests;
+#[cfg(feature = "seal")]
 mod seal_store;
 #[cfg(feature = "seal")]
 mod sealer;
 #[cfg(feature = "seal")]
 mod stored;
+#[cfg(feature = "seal")]
+mod sweep;
 #[cfg(feature = "seal")]
 mod verify;
 #[cfg(feature = "seal")]

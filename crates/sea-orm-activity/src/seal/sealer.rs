@@ -1,33 +1,22 @@
 //! The [`Sealer`]: a background task that covers the entries not yet
 //! sealed with the next seal of the chain.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use chrono::{SubsecRound, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr, Statement, TransactionTrait,
-};
+use chrono::Utc;
+use sea_orm::DbErr;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
-use tower_activity::seal::{Hash, MerkleRoot, Seal, SealSigningKey, leaf_hash, new_salt};
-use uuid::Uuid;
+use tower_activity::seal::SealSigningKey;
 
-use super::id_floor::lowest_id_at;
-use super::stored::{SealedLeaf, stored_seal};
-use super::tables::{seal_entry, seal_row};
-use crate::anonymize::row_locking;
-use crate::entity::{Column, Entity, Model};
+use super::pending::Start;
+use super::sweep::Sweep;
 use crate::store::SeaOrmStore;
 
 /// The chain a [`Sealer`] seals on unless told otherwise.
 pub const DEFAULT_CHAIN: &str = "main";
-
-/// Rows of `activity_seal_entry` per insert statement.
-const INSERT_ROWS: usize = 500;
 
 /// Why a sealing round failed. Nothing of the round is kept: the next one
 /// seals the same entries.
@@ -52,6 +41,20 @@ pub enum SealError {
 /// without touching any: an entry is sealed once it is committed, by the
 /// first round after. An entry committed late with an older id (a long
 /// transaction) is simply sealed by a later seal.
+///
+/// Each interval the sealer makes a pass: rounds of up to
+/// [`batch_size`](Self::batch_size) entries, each reading on from where the
+/// previous one stopped, until one finds fewer. A pass reads from a couple of
+/// seconds before the previous pass started, which takes in the entries
+/// committed in another order than their ids (the recorder writes several
+/// batches at once) without reading again what is sealed; once a minute it
+/// reads the last [`lookback`](Self::lookback), and at the first pass and
+/// once an hour the whole table. A round holds its transaction while it
+/// reads, hashes and writes: on PostgreSQL it takes a lock that
+/// [`anonymize`](SeaOrmStore::anonymize) and [`prune`](SeaOrmStore::prune)
+/// take shared for each chunk they rewrite, so a round never seals values a
+/// rewrite is replacing, nor entries a prune is deleting; on MySQL / MariaDB
+/// it reads its entries `FOR UPDATE`.
 ///
 /// **One sealer per chain at a time.** Any number of application instances
 /// may run one: each round takes a lock first (a PostgreSQL transaction-level
@@ -87,25 +90,14 @@ pub enum SealError {
 #[derive(Debug)]
 #[must_use = "a sealer does nothing until it is run or spawned"]
 pub struct Sealer {
-    store: SeaOrmStore,
-    chain: String,
+    pub(super) store: SeaOrmStore,
+    pub(super) chain: String,
     interval: Duration,
-    batch_size: usize,
+    pub(super) batch_size: usize,
     lookback: Duration,
-    key: Option<SealSigningKey>,
+    pub(super) key: Option<SealSigningKey>,
     sweep: Mutex<Sweep>,
 }
-
-/// Where a round starts reading: from the first entry at the first round and
-/// once per [`FULL_SWEEP`], otherwise from the ids made in the last
-/// [`lookback`](Sealer::lookback).
-#[derive(Debug)]
-struct Sweep {
-    full_at: Option<Instant>,
-}
-
-/// How often a round reads the whole table for entries not yet sealed.
-const FULL_SWEEP: Duration = Duration::from_secs(3_600);
 
 impl Sealer {
     /// A sealer of `store`'s log on the chain [`DEFAULT_CHAIN`]: every two
@@ -119,7 +111,7 @@ impl Sealer {
             batch_size: 10_000,
             lookback: Duration::from_secs(600),
             key: None,
-            sweep: Mutex::new(Sweep { full_at: None }),
+            sweep: Mutex::new(Sweep::default()),
         }
     }
 
@@ -129,8 +121,11 @@ impl Sealer {
         self
     }
 
-    /// Sets the time between two rounds: the bound on how long an entry
-    /// stays unsealed while the sealer runs (at least a millisecond).
+    /// Sets the time between two passes: the bound on how long an entry
+    /// stays unsealed while the sealer runs and keeps up (at least a
+    /// millisecond), unless its transaction commits more than a couple of
+    /// seconds after its id was made: then it waits for the next read of the
+    /// [`lookback`](Self::lookback), within a minute.
     pub fn interval(mut self, interval: Duration) -> Self {
         self.interval = interval.max(Duration::from_millis(1));
         self
@@ -142,10 +137,12 @@ impl Sealer {
         self
     }
 
-    /// Sets how far back, by the time in their ids, a round looks for entries
-    /// not yet sealed (ten minutes by default); the whole table is read at the
-    /// first round and once an hour. An entry whose transaction commits
-    /// later than this after its id was made waits for the next whole read.
+    /// Sets how far back, by the time in their ids, the sealer looks for
+    /// entries not yet sealed once a minute, at every
+    /// [`seal_pending`](Self::seal_pending) and at the last pass before it
+    /// stops (ten minutes by default); the whole table is read at the first
+    /// pass and once an hour. An entry whose transaction commits later than
+    /// this after its id was made waits for the next whole read.
     pub fn lookback(mut self, lookback: Duration) -> Self {
         self.lookback = lookback;
         self
@@ -157,164 +154,56 @@ impl Sealer {
         self
     }
 
-    /// Seals until no entry is left unsealed; returns how many entries were
-    /// sealed.
+    /// Seals until no entry is left unsealed, reading at least the last
+    /// [`lookback`](Self::lookback); returns how many entries were sealed.
     pub async fn seal_pending(&self) -> Result<u64, SealError> {
-        let mut sealed = 0;
-        while let Some(count) = self.seal_next().await? {
-            sealed += count;
-            if count < self.batch_size as u64 {
-                break;
-            }
-        }
-        Ok(sealed)
+        self.pass(true).await
     }
 
     /// Writes one seal over up to [`batch_size`](Self::batch_size) entries not
     /// yet sealed; returns how many it covered, or `None` when there were
     /// none or another sealer held the chain.
     pub async fn seal_next(&self) -> Result<Option<u64>, SealError> {
-        let floor = self.floor();
-        let db = &self.store.db;
-        let backend = db.get_database_backend();
-        let txn = db.begin_with_options(row_locking(backend)).await?;
-        match self.seal_in(&txn, floor).await {
-            Ok(Some(count)) => match txn.commit().await {
-                Ok(()) => Ok(Some(count)),
-                Err(error) if lost_race(&error) => Ok(None),
-                Err(error) => Err(error.into()),
-            },
-            Ok(None) => {
-                txn.rollback().await?;
-                Ok(None)
-            }
-            Err(SealError::Database(error)) if lost_race(&error) => {
-                // Another sealer wrote the same seal first: the rollback on
-                // drop leaves nothing of this round.
-                Ok(None)
-            }
-            Err(error) => Err(error),
+        let pass = self.sweep().plan(Instant::now(), Utc::now(), self.lookback, true);
+        let sealed = self.round(pass.start).await?;
+        if sealed
+            .as_ref()
+            .is_none_or(|sealed| sealed.count < self.batch_size as u64)
+        {
+            self.sweep().done(&pass);
         }
+        Ok(sealed.map(|sealed| sealed.count))
     }
 
-    /// The lowest id a round reads from, or `None` for the whole table.
-    fn floor(&self) -> Option<Uuid> {
-        let mut sweep = self.sweep.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let now = Instant::now();
-        match sweep.full_at {
-            Some(at) if now.duration_since(at) < FULL_SWEEP => {
-                let since = Utc::now() - chrono::TimeDelta::from_std(self.lookback).ok()?;
-                Some(lowest_id_at(since.timestamp_millis()))
+    /// Seals the entries not yet sealed from where the sweep says, a batch a
+    /// round, each round reading on from where the previous one stopped;
+    /// `look_back` reads at least the last [`lookback`](Self::lookback).
+    async fn pass(&self, look_back: bool) -> Result<u64, SealError> {
+        let pass = self
+            .sweep()
+            .plan(Instant::now(), Utc::now(), self.lookback, look_back);
+        let mut start = pass.start;
+        let mut sealed = 0;
+        while let Some(round) = self.round(start).await? {
+            sealed += round.count;
+            if round.count < self.batch_size as u64 {
+                break;
             }
-            _ => {
-                sweep.full_at = Some(now);
-                None
-            }
+            start = Start::After(round.last);
         }
+        self.sweep().done(&pass);
+        Ok(sealed)
     }
 
-    async fn seal_in(
-        &self,
-        txn: &DatabaseTransaction,
-        floor: Option<Uuid>,
-    ) -> Result<Option<u64>, SealError> {
-        let backend = txn.get_database_backend();
-        if backend == DbBackend::Postgres && !advisory_lock(txn, &self.chain).await? {
-            return Ok(None);
-        }
-        let mut head = seal_row::Entity::find()
-            .filter(seal_row::Column::Chain.eq(self.chain.as_str()))
-            .order_by_desc(seal_row::Column::Sequence);
-        if backend == DbBackend::MySql {
-            head = head.lock_exclusive();
-        }
-        let head = head.one(txn).await?;
-        let mut pending = Entity::find().filter(Expr::cust(
-            "NOT EXISTS (SELECT 1 FROM activity_seal_entry WHERE activity_seal_entry.entry_id = activity_log.id)",
-        ));
-        if let Some(floor) = floor {
-            pending = pending.filter(Column::Id.gte(floor));
-        }
-        let rows = pending
-            .order_by_asc(Column::Id)
-            .limit(self.batch_size as u64)
-            .lock_exclusive()
-            .all(txn)
-            .await?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
-            return Ok(None);
-        };
-        let (sequence, previous) = match &head {
-            Some(head) => (head.sequence + 1, stored_seal(head)?.hash()),
-            None => (1, [0; 32]),
-        };
-        let mut root = MerkleRoot::new();
-        let mut entries = Vec::with_capacity(rows.len());
-        for (position, row) in rows.iter().enumerate() {
-            let (entry, leaf) = self.entry(row, sequence, position as i64)?;
-            root.push(leaf);
-            entries.push(entry);
-        }
-        let seal = Seal {
-            chain: self.chain.clone(),
-            sequence: sequence as u64,
-            previous,
-            root: root.root(),
-            count: rows.len() as u64,
-            first_entry: first.id,
-            last_entry: last.id,
-            sealed_at: Utc::now().trunc_subsecs(6),
-        };
-        let signature = self.key.as_ref().map(|key| key.sign(&seal).to_bytes().to_vec());
-        seal_row::Entity::insert(seal_row::ActiveModel {
-            chain: Set(seal.chain.clone()),
-            sequence: Set(sequence),
-            previous: Set(seal.previous.to_vec()),
-            root: Set(seal.root.to_vec()),
-            count: Set(seal.count as i64),
-            first_entry: Set(seal.first_entry),
-            last_entry: Set(seal.last_entry),
-            sealed_at: Set(seal.sealed_at),
-            signature: Set(signature),
-        })
-        .exec_without_returning(txn)
-        .await?;
-        while !entries.is_empty() {
-            let rest = entries.split_off(entries.len().min(INSERT_ROWS));
-            seal_entry::Entity::insert_many(entries)
-                .exec_without_returning(txn)
-                .await?;
-            entries = rest;
-        }
-        Ok(Some(seal.count))
+    fn sweep(&self) -> MutexGuard<'_, Sweep> {
+        self.sweep.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The stored place and commitment of `row`.
-    fn entry(
-        &self,
-        row: &Model,
-        sequence: i64,
-        position: i64,
-    ) -> Result<(seal_entry::ActiveModel, Hash), SealError> {
-        let salt = new_salt().ok_or(SealError::NoRandomness)?;
-        let sealed = SealedLeaf::new(row, &salt)?;
-        let entry = seal_entry::ActiveModel {
-            entry_id: Set(row.id),
-            chain: Set(self.chain.clone()),
-            sequence: Set(sequence),
-            position: Set(position),
-            salt: Set(Some(salt.to_vec())),
-            commitment: Set(sealed.commitment.to_vec()),
-            leaf: Set(sealed.leaf.to_vec()),
-            column_digests: Set(sealed.column_digests),
-        };
-        Ok((entry, sealed.leaf))
-    }
-
-    /// Starts sealing in the background: a round at once, then one every
-    /// [`interval`](Self::interval), each sealing all that is pending. A round
+    /// Starts sealing in the background: a pass at once, then one every
+    /// [`interval`](Self::interval), each sealing all that is pending. A pass
     /// that fails (the database is down) is logged and tried again at the
-    /// next interval; nothing of it is kept.
+    /// next interval from where it started; nothing of its failed round is
+    /// kept.
     ///
     /// # Panics
     ///
@@ -334,7 +223,8 @@ impl Sealer {
                 _ = stopped.changed() => true,
                 _ = ticks.tick() => false,
             };
-            match self.seal_pending().await {
+            // The last pass, as a stopping sealer's, reads the whole lookback.
+            match self.pass(stopping).await {
                 Ok(count) if count > 0 => tracing::debug!(count, chain = %self.chain, "entries sealed"),
                 Ok(_) => {}
                 Err(error) => tracing::warn!(
@@ -358,35 +248,13 @@ pub struct SealerHandle {
 }
 
 impl SealerHandle {
-    /// Stops the sealer after a last round, which seals what was committed
-    /// until now, and waits for it.
+    /// Stops the sealer after a last pass, which seals what was committed
+    /// until now (reading the whole [`lookback`](Sealer::lookback)), and
+    /// waits for it.
     pub async fn shutdown(self) {
         self.stop.send_replace(true);
         if let Err(error) = self.task.await {
             tracing::error!(%error, "activity sealer task failed");
         }
     }
-}
-
-/// Takes the chain's advisory lock for the transaction; false when another
-/// transaction holds it.
-async fn advisory_lock(txn: &DatabaseTransaction, chain: &str) -> Result<bool, DbErr> {
-    let digest = leaf_hash(format!("activity_seal:{chain}").as_bytes());
-    let key = i64::from_be_bytes(digest[..8].try_into().unwrap_or_default());
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1)",
-            [key.into()],
-        ))
-        .await?;
-    match row {
-        Some(row) => row.try_get_by_index(0),
-        None => Ok(false),
-    }
-}
-
-/// Whether `error` says another sealer wrote the same seal or entry first.
-fn lost_race(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

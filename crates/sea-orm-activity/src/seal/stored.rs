@@ -4,7 +4,6 @@
 
 use sea_orm::{DbErr, Iterable, ModelTrait};
 use tower_activity::seal::Seal;
-use tower_activity::seal::{Salt, column_digests, commitment, entry_leaf};
 use tower_activity::{COLUMNS, Cell, Details, seal::Hash};
 
 use super::tables::seal_row;
@@ -45,27 +44,6 @@ impl StoredCells {
         cells
             .try_into()
             .map_err(|_| DbErr::Custom("activity_log entity and COLUMNS differ".to_owned()))
-    }
-}
-
-/// What sealing stores for one entry.
-pub(crate) struct SealedLeaf {
-    pub(crate) commitment: Hash,
-    pub(crate) leaf: Hash,
-    pub(crate) column_digests: Vec<u8>,
-}
-
-impl SealedLeaf {
-    /// The commitment, leaf and digests of `row` under `salt`.
-    pub(crate) fn new(row: &Model, salt: &Salt) -> Result<SealedLeaf, DbErr> {
-        let stored = StoredCells::read(row);
-        let cells = stored.cells()?;
-        let commitment = commitment(&cells, salt);
-        Ok(SealedLeaf {
-            leaf: entry_leaf(&cells, &commitment),
-            column_digests: column_digests(&cells, Some(salt)),
-            commitment,
-        })
     }
 }
 

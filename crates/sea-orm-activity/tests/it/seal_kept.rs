@@ -111,6 +111,35 @@ async fn transactions_concurrent_writers_and_sealers_leave_every_entry_sealed_on
 }
 
 #[tokio::test]
+async fn an_entry_committed_after_newer_ones_were_sealed_is_sealed_by_the_next_pass() {
+    each_backend(async |db| {
+        // Its id is made first, its row committed last: a long transaction,
+        // or a batch written after a later one.
+        let late = recent(0);
+        let newer: Vec<_> = (1..6).map(recent).collect();
+        events::write(db, &newer).await;
+        let sealer = Sealer::new(db.store()).signing_key(key()).batch_size(2);
+        assert_eq!(sealer.seal_pending().await.unwrap(), 5, "[{}]", db.backend);
+        events::write(db, &[late]).await;
+        assert_eq!(sealer.seal_pending().await.unwrap(), 1, "[{}]", db.backend);
+        // And through a running sealer, whose last pass reads the lookback.
+        let sealer = Sealer::new(db.store())
+            .signing_key(key())
+            .interval(std::time::Duration::from_millis(5))
+            .spawn();
+        let late = recent(6);
+        events::write(db, &[recent(7)]).await;
+        events::write(db, &[late]).await;
+        sealer.shutdown().await;
+        let report = verify(db).await;
+        assert_intact(db, &report);
+        assert_eq!(report.entries_verified, 8, "[{}]", db.backend);
+        assert_eq!(report.entries_unsealed, 0, "[{}]", db.backend);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_pruned_log_verifies_and_a_deletion_beside_the_prune_does_not() {
     each_backend(async |db| {
         // Old entries, sealed first, then recent ones.

@@ -22,9 +22,9 @@ use super::merkle::{Hash, leaf_hash};
 use crate::event::{COLUMNS, Cell};
 
 /// The first bytes of every leaf.
-const LEAF_DOMAIN: &[u8] = b"tower-activity entry v1\n";
+pub(super) const LEAF_DOMAIN: &[u8] = b"tower-activity entry v1\n";
 /// The first bytes of every commitment.
-const COMMITMENT_DOMAIN: &[u8] = b"tower-activity commitment v1\n";
+pub(super) const COMMITMENT_DOMAIN: &[u8] = b"tower-activity commitment v1\n";
 
 /// The columns a leaf covers only through its entry's salted commitment:
 /// the personal data (actor id and label, IP address, user agent) and the
@@ -45,7 +45,7 @@ pub const COMMITTED_COLUMNS: [&str; 7] = [
 pub type Salt = [u8; 16];
 
 /// The tag of a column whose value is in the commitment, not in the leaf.
-const IN_COMMITMENT: u8 = 2;
+pub(super) const IN_COMMITMENT: u8 = 2;
 
 /// A fresh random salt from the operating system's generator, or `None`
 /// when it cannot give one.
@@ -53,6 +53,14 @@ pub fn new_salt() -> Option<Salt> {
     let mut salt = [0; 16];
     getrandom::fill(&mut salt).ok()?;
     Some(salt)
+}
+
+/// `count` fresh random salts, from one call to the operating system's
+/// generator, or `None` when it cannot give them.
+pub fn new_salts(count: usize) -> Option<Vec<Salt>> {
+    let mut salts = vec![[0; 16]; count];
+    getrandom::fill(salts.as_flattened_mut()).ok()?;
+    Some(salts)
 }
 
 /// Whether the column `name` is one of [`COMMITTED_COLUMNS`].
@@ -101,7 +109,7 @@ pub fn entry_leaf_bytes(cells: &[Cell<'_>; COLUMNS.len()], commitment: &Hash) ->
 }
 
 /// How many bytes of each column's digest [`column_digests`] keeps.
-const DIGEST_BYTES: usize = 4;
+pub(super) const DIGEST_BYTES: usize = 4;
 
 /// Four bytes of a digest of each column's value, in the order of
 /// [`COLUMNS`]: kept beside a sealed entry to name the column that differs
@@ -154,7 +162,7 @@ fn column_digest(name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> [u8; DIGES
     short
 }
 
-fn push_name(bytes: &mut Vec<u8>, name: &str) {
+pub(super) fn push_name(bytes: &mut Vec<u8>, name: &str) {
     push_bytes(bytes, name.as_bytes());
 }
 
@@ -165,7 +173,7 @@ fn push_bytes(bytes: &mut Vec<u8>, value: &[u8]) {
 
 /// One value: a tag (0 for none, 1 for a value) then the value at a fixed
 /// size or with its length.
-fn push_cell(bytes: &mut Vec<u8>, cell: &Cell<'_>) {
+pub(super) fn push_cell(bytes: &mut Vec<u8>, cell: &Cell<'_>) {
     match cell {
         Cell::Uuid(id) => {
             bytes.push(1);

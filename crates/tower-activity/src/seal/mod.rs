@@ -13,17 +13,19 @@ mod leaf;
 mod merkle;
 mod proof;
 mod record;
+mod sealed_entry;
 mod signing;
 
 pub use self::chain::{ChainBreak, ChainCheck};
 pub use self::checkpoint::{Checkpoint, InvalidCheckpoint};
 pub use self::leaf::{
     COMMITTED_COLUMNS, Salt, changed_column, column_digests, commitment, entry_leaf, entry_leaf_bytes,
-    is_committed, new_salt,
+    is_committed, new_salt, new_salts,
 };
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,
 };
 pub use self::proof::{InclusionProof, SealStore};
 pub use self::record::Seal;
+pub use self::sealed_entry::{COLUMN_DIGESTS_BYTES, SealedEntry, seal_entry};
 pub use self::signing::{BadSignature, InvalidPublicKey, SealPublicKey, SealSignature, SealSigningKey};
