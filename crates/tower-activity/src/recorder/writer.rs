@@ -67,6 +67,9 @@ pub(super) struct Writer<S> {
     pub(super) appending: usize,
     /// How long the next replay step waits after a failed one.
     pub(super) replay_backoff: Duration,
+    /// Whether the replay found the spool empty while batches were being
+    /// appended: it starts again once they are.
+    pub(super) replay_after_appends: bool,
 }
 
 /// What a write carries.
@@ -174,6 +177,13 @@ impl<S: ActivitySink> Writer<S> {
                 self.replay_backoff = self.replay_backoff.saturating_mul(2).min(self.config.retry_max);
                 self.start_replay(wait)
             }
+            // An append that finished after the step's last read left a
+            // batch behind it: replay that too.
+            Replayed::Empty
+                if self.appending == 0 && !self.spool.as_ref().is_some_and(SpoolLink::is_empty) =>
+            {
+                self.start_replay(Duration::ZERO)
+            }
             Replayed::Empty if self.appending == 0 => {
                 self.set_spooling(false);
                 self.replay_backoff = self.config.retry_min;
@@ -184,7 +194,10 @@ impl<S: ActivitySink> Writer<S> {
                 None
             }
             // Batches are being appended: look again once they are.
-            Replayed::Empty => self.start_replay(self.config.retry_min),
+            Replayed::Empty => {
+                self.replay_after_appends = true;
+                None
+            }
         }
     }
 
@@ -313,6 +326,10 @@ impl<S: ActivitySink> Writer<S> {
     fn finished(&mut self, mut written: Written, replay: &mut Option<ReplayStep>) -> bool {
         if written.appended {
             self.appending -= 1;
+            if self.appending == 0 && self.replay_after_appends && replay.is_none() {
+                self.replay_after_appends = false;
+                *replay = self.start_replay(Duration::ZERO);
+            }
         }
         let delivered = &written.delivered;
         if delivered.sink_failing {
