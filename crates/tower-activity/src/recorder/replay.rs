@@ -64,7 +64,7 @@ impl<S: ActivitySink> Courier<S> {
         let mut ready: Option<Vec<ActivityEvent>> = None;
         // Whether a read found nothing since the last write finished.
         let mut drained = false;
-        let (mut begun, mut finished, mut done) = (0_u64, 0_u64, 0);
+        let (mut begun, mut finished) = (0_u64, 0_u64);
         let mut failed = false;
         // Batches to hand out again, by the order they were begun in.
         let mut retry = Vec::new();
@@ -112,7 +112,8 @@ impl<S: ActivitySink> Courier<S> {
                     self.counts.replayed.fetch_add(written, Ordering::Relaxed);
                     ::metrics::counter!(names::EVENTS_REPLAYED).increment(written);
                     if isolated.unwritten.is_empty() {
-                        done += 1;
+                        // At once: the file it came from may be finished.
+                        link.written();
                     } else {
                         let rest = isolated
                             .unwritten
@@ -130,7 +131,9 @@ impl<S: ActivitySink> Courier<S> {
             retry.push((begun, batch));
         }
         retry.sort_unstable_by_key(|(number, _)| *number);
-        link.written(done, retry.into_iter().map(|(_, batch)| batch).collect());
+        if !retry.is_empty() {
+            link.put_back(retry.into_iter().map(|(_, batch)| batch).collect());
+        }
         if failed {
             Replayed::Failed
         } else if finished > 0 {

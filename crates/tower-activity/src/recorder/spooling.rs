@@ -25,6 +25,7 @@ mod enabled {
     use std::fs::OpenOptions;
     use std::io::{self, Write};
     use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex, MutexGuard};
 
     use serde::Serialize;
@@ -44,6 +45,10 @@ mod enabled {
     pub(in crate::recorder) struct SpoolLink {
         spool: Arc<Mutex<Spool>>,
         reading: Arc<Mutex<Reading>>,
+        /// Batches of the file being read handed out and not yet written:
+        /// counted outside the lock, so that a write that finishes does not
+        /// wait for a read under way.
+        outstanding: Arc<AtomicUsize>,
         dead_letter: PathBuf,
     }
 
@@ -52,8 +57,6 @@ mod enabled {
     struct Reading {
         /// The file being read back.
         file: Option<SpoolFile>,
-        /// Batches of `file` handed out and not yet written.
-        outstanding: usize,
         /// Batches of `file` put back after a failed write: handed out
         /// again before the file is read further.
         put_back: VecDeque<Vec<ActivityEvent>>,
@@ -78,6 +81,7 @@ mod enabled {
             SpoolLink {
                 spool: Arc::new(Mutex::new(spool)),
                 reading: Arc::new(Mutex::new(Reading::default())),
+                outstanding: Arc::new(AtomicUsize::new(0)),
                 dead_letter,
             }
         }
@@ -153,7 +157,7 @@ mod enabled {
                 match file.next_batch()? {
                     Some(more) if batch.is_empty() => batch = more,
                     Some(more) => batch.extend(more),
-                    None if batch.is_empty() && reading.outstanding == 0 => {
+                    None if batch.is_empty() && self.outstanding.load(Ordering::Acquire) == 0 => {
                         if let Some(file) = reading.file.take() {
                             let found = lock(&self.spool).finish(file)?;
                             damage.skipped_bytes += found.skipped_bytes;
@@ -166,18 +170,26 @@ mod enabled {
                 }
             }
             if !batch.is_empty() {
-                reading.outstanding += 1;
+                self.outstanding.fetch_add(1, Ordering::AcqRel);
             }
             Ok((batch, damage))
         }
 
-        /// Records that `done` batches handed out by [`read`](Self::read)
-        /// are written, and takes back `retry`, oldest first, to hand out
-        /// again.
-        pub(in crate::recorder) fn written(&self, done: usize, retry: Vec<Vec<ActivityEvent>>) {
+        /// Records that a batch handed out by [`read`](Self::read) is
+        /// written.
+        pub(in crate::recorder) fn written(&self) {
+            let _ = self
+                .outstanding
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |outstanding| {
+                    outstanding.checked_sub(1)
+                });
+        }
+
+        /// Takes back batches handed out by [`read`](Self::read) and not
+        /// written, oldest first, to hand out again before anything else.
+        pub(in crate::recorder) fn put_back(&self, batches: Vec<Vec<ActivityEvent>>) {
             let mut reading = lock(&self.reading);
-            reading.outstanding = reading.outstanding.saturating_sub(done);
-            for batch in retry.into_iter().rev() {
+            for batch in batches.into_iter().rev() {
                 reading.put_back.push_front(batch);
             }
         }
@@ -235,7 +247,11 @@ mod disabled {
             match *self {}
         }
 
-        pub(in crate::recorder) fn written(&self, _done: usize, _retry: Vec<Vec<ActivityEvent>>) {
+        pub(in crate::recorder) fn written(&self) {
+            match *self {}
+        }
+
+        pub(in crate::recorder) fn put_back(&self, _batches: Vec<Vec<ActivityEvent>>) {
             match *self {}
         }
 

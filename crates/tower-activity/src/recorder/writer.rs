@@ -26,6 +26,12 @@ use super::{ActivitySink, Counts, later};
 use crate::alert::Alerts;
 use crate::event::ActivityEvent;
 
+/// How many of the writer's batches one batch gathered while spooling may
+/// hold: an append takes what the queue holds, up to that, so that a disk
+/// slow to sync puts more events on disk with each sync instead of falling
+/// behind the queue.
+const SPOOLED_BATCHES: usize = 16;
+
 /// A replay step under way.
 type ReplayStep = Pin<Box<dyn Future<Output = Replayed> + Send>>;
 
@@ -234,7 +240,11 @@ impl<S: ActivitySink> Writer<S> {
     /// The next batch to write, or `None` once the queue is closed and empty.
     /// Cancelling it loses nothing: what it gathered stays in `self.batch`.
     async fn next_batch(&mut self) -> Option<Vec<ActivityEvent>> {
-        let size = self.config.batch_size;
+        let size = if self.spooling {
+            self.config.batch_size.saturating_mul(SPOOLED_BATCHES)
+        } else {
+            self.config.batch_size
+        };
         while self.batch.is_empty() {
             tokio::select! {
                 biased;
@@ -277,7 +287,10 @@ impl<S: ActivitySink> Writer<S> {
         ::metrics::counter!(names::EVENTS_RECORDED).increment(self.batch.len() as u64);
         ::metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
         self.batch_started = None;
-        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.config.batch_size));
         Some(std::mem::replace(&mut self.batch, next))
     }
 
@@ -339,6 +352,10 @@ impl<S: ActivitySink> Writer<S> {
             && self.spare.len() <= self.config.concurrency
         {
             written.batch.clear();
+            if !self.spooling {
+                // A batch gathered while spooling may be larger: not kept.
+                written.batch.shrink_to(self.config.batch_size);
+            }
             self.spare.push(written.batch);
         }
         let lost = delivered.lost;

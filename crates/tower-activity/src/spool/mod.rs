@@ -169,7 +169,10 @@ impl Spool {
                     .create_new(true)
                     .open(self.path(number))?;
                 self.next_number += 1;
-                self.open.insert((number, SegmentWriter::create(file)?))
+                let writer = SegmentWriter::create(file)?;
+                // The new file's name is on disk too, not only its records.
+                sync_dir(&self.dir)?;
+                self.open.insert((number, writer))
             }
         };
         writer.append(record.bytes())?;
@@ -220,6 +223,16 @@ impl Spool {
     fn path(&self, number: u64) -> PathBuf {
         self.dir.join(format!("{number:020}.{EXTENSION}"))
     }
+}
+
+/// Puts `dir`'s entries on disk, where the platform allows: a directory
+/// cannot be opened as a file on Windows, whose file system keeps names
+/// without it.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// One spool file being read back, oldest batch first.
