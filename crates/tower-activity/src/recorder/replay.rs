@@ -16,11 +16,6 @@ use super::spooling::SpoolLink;
 use super::{ActivitySink, Counts};
 use crate::event::ActivityEvent;
 
-/// How many of the writer's batches one replayed batch holds, about: the
-/// spool's records are read back together, so that the replay writes fewer,
-/// larger batches than the writer does.
-const RECORDS_PER_REPLAYED_BATCH: usize = 4;
-
 /// How one replay step ended.
 #[derive(Debug)]
 pub(super) enum Replayed {
@@ -49,7 +44,9 @@ impl<S: ActivitySink> Courier<S> {
                 }
             }
         }
-        let max_events = self.config.batch_size.saturating_mul(RECORDS_PER_REPLAYED_BATCH);
+        // Batches of the writer's size, whatever the records' sizes: the
+        // size the write timeout is set for.
+        let max_events = self.config.batch_size;
         let mut once = self.config;
         once.spool_after = Some(Duration::ZERO);
         let (sink, shutdown, counts) = (&*self.sink, &self.shutdown, &*self.counts);

@@ -126,8 +126,8 @@ mod enabled {
         }
 
         /// The next batch to replay, oldest first: a batch put back, or the
-        /// next batches of the file being read, about `max_events` of them
-        /// together. Empty when nothing can be handed out now: the spool is
+        /// next batches of the file being read, up to `max_events` events
+        /// together (a larger record is handed out in parts). Empty when nothing can be handed out now: the spool is
         /// empty, or the rest of the file is being written. Finished files
         /// are deleted on the way, and the damage found in them returned.
         pub(in crate::recorder) async fn read(
@@ -169,9 +169,19 @@ mod enabled {
                     None => break,
                 }
             }
-            if !batch.is_empty() {
-                self.outstanding.fetch_add(1, Ordering::AcqRel);
+            if batch.is_empty() {
+                return Ok((batch, damage));
             }
+            // The parts past `max_events` are handed out next, each counted
+            // as handed out already.
+            let max_events = max_events.max(1);
+            let mut parts = 1;
+            while batch.len() > max_events {
+                let last = (batch.len() - 1) / max_events * max_events;
+                reading.put_back.push_front(batch.split_off(last));
+                parts += 1;
+            }
+            self.outstanding.fetch_add(parts, Ordering::AcqRel);
             Ok((batch, damage))
         }
 
