@@ -69,6 +69,8 @@ struct Run {
     spooled: u64,
     replay_seconds: Option<f64>,
     spool_files: usize,
+    /// The most bytes the spool's files held, looked at once a second.
+    spool_peak: u64,
 }
 
 pub(crate) async fn run(options: OutageOptions, servers: &Servers) -> Result<Section> {
@@ -132,8 +134,12 @@ async fn one_run(
     let started = Instant::now();
     let (mut went_down, mut came_back) = (None, None);
     let mut replay_seconds = None;
-    loop {
+    let mut spool_peak = 0;
+    for ticks in 0_u64.. {
         tick.tick().await;
+        if ticks % 100 == 0 {
+            spool_peak = spool_peak.max(spool_bytes(dir.path())?);
+        }
         let elapsed = started.elapsed();
         if outage && went_down.is_none() && elapsed >= lead {
             down.store(true, Ordering::Relaxed);
@@ -192,7 +198,18 @@ async fn one_run(
         spooled: report.spooled,
         replay_seconds,
         spool_files,
+        spool_peak,
     })
+}
+
+/// The bytes of the spool files in `dir`.
+fn spool_bytes(dir: &std::path::Path) -> Result<u64> {
+    let mut bytes = 0;
+    for entry in std::fs::read_dir(dir)? {
+        // A file deleted by the replay meanwhile counts as empty.
+        bytes += entry?.metadata().map_or(0, |metadata| metadata.len());
+    }
+    Ok(bytes)
 }
 
 async fn rows_and_ids(db: &DatabaseConnection) -> Result<(u64, u64)> {
@@ -230,6 +247,7 @@ fn section(options: OutageOptions, ingest_rate: f64, runs: &[Run]) -> Section {
             "lost",
             "spooled",
             "replay",
+            "spool peak",
             "spool files left",
         ],
     );
@@ -252,6 +270,7 @@ fn section(options: OutageOptions, ingest_rate: f64, runs: &[Run]) -> Section {
             count(run.lost),
             count(run.spooled),
             replay,
+            format!("{:.1} MiB", run.spool_peak as f64 / f64::from(1 << 20)),
             run.spool_files.to_string(),
         ]);
     }
@@ -259,7 +278,8 @@ fn section(options: OutageOptions, ingest_rate: f64, runs: &[Run]) -> Section {
         "record() is the request path's whole cost of the log (the request never waits for the \
          database). The replay rate is the events spooled over the time from the database's return \
          to the spool being empty, while the load goes on; the batched ingest rate of the same \
-         PostgreSQL (recorder → SeaOrmStore, {} events) is {} events/s.",
+         PostgreSQL (recorder → SeaOrmStore, {} events) is {} events/s. The spool peak is the \
+         size of its files, looked at once a second, against the default bound of 1 GiB.",
         count(options.ingest_events),
         rate(ingest_rate)
     ));

@@ -51,14 +51,14 @@ fn batches_come_back_oldest_first_across_files_and_processes() {
     let dir = tempfile::tempdir().unwrap();
     let written: Vec<_> = (0..10).map(|at| batch(at * 3, 3)).collect();
     {
-        let mut spool = Spool::open(dir.path()).unwrap().file_bytes(1_000);
+        let mut spool = Spool::open(dir.path()).unwrap().file_bytes(400);
         for batch in &written[..6] {
             spool.append(batch).unwrap();
         }
         spool.sync().unwrap();
     }
     assert!(spool_files(dir.path()).len() > 1, "small files: several of them");
-    let mut spool = Spool::open(dir.path()).unwrap().file_bytes(1_000);
+    let mut spool = Spool::open(dir.path()).unwrap().file_bytes(400);
     assert!(!spool.is_empty());
     for batch in &written[6..] {
         spool.append(batch).unwrap();
@@ -101,7 +101,7 @@ fn a_torn_tail_is_counted_and_skipped() {
 #[test]
 fn a_damaged_record_ends_its_file_but_not_the_spool() {
     let dir = tempfile::tempdir().unwrap();
-    let mut spool = Spool::open(dir.path()).unwrap().file_bytes(600);
+    let mut spool = Spool::open(dir.path()).unwrap().file_bytes(200);
     let written: Vec<_> = (0..4).map(|at| batch(at * 2, 2)).collect();
     for batch in &written {
         spool.append(batch).unwrap();

@@ -25,32 +25,39 @@ mod enabled {
     use std::fs::OpenOptions;
     use std::io::{self, Write};
     use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex, MutexGuard};
 
     use serde::Serialize;
 
     use super::NotSpooled;
     use crate::event::ActivityEvent;
-    use crate::spool::{Spool, SpoolDamage, SpoolError, SpoolFile};
+    use crate::spool::{Record, Spool, SpoolDamage, SpoolError, SpoolFile};
 
     /// The name of the dead-letter file in the spool's directory.
     pub(crate) const DEAD_LETTER_FILE: &str = "rejected.jsonl";
 
-    /// A spool shared between the writer's tasks.
+    /// A spool shared between the writer's tasks. Appends hold the spool's
+    /// lock only to write (they encode before and sync after), and the
+    /// replay reads and decodes under a lock of its own, so neither waits
+    /// for the other's disk.
     #[derive(Clone, Debug)]
     pub(in crate::recorder) struct SpoolLink {
-        side: Arc<Mutex<Side>>,
+        spool: Arc<Mutex<Spool>>,
+        reading: Arc<Mutex<Reading>>,
+        /// Batches of the file being read handed out and not yet written:
+        /// counted outside the lock, so that a write that finishes does not
+        /// wait for a read under way.
+        outstanding: Arc<AtomicUsize>,
         dead_letter: PathBuf,
     }
 
-    #[derive(Debug)]
-    struct Side {
-        spool: Spool,
+    /// The replay's side of the spool.
+    #[derive(Debug, Default)]
+    struct Reading {
         /// The file being read back.
-        reading: Option<SpoolFile>,
-        /// Batches of `reading` handed out and not yet written.
-        outstanding: usize,
-        /// Batches of `reading` put back after a failed write: handed out
+        file: Option<SpoolFile>,
+        /// Batches of `file` put back after a failed write: handed out
         /// again before the file is read further.
         put_back: VecDeque<Vec<ActivityEvent>>,
     }
@@ -62,30 +69,27 @@ mod enabled {
         event: &'a ActivityEvent,
     }
 
+    /// Locks `mutex`. A panic while holding it leaves the spool as its files
+    /// say: keep using it.
+    fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     impl SpoolLink {
         pub(in crate::recorder) fn new(spool: Spool) -> Self {
             let dead_letter = spool.dir().join(DEAD_LETTER_FILE);
             SpoolLink {
-                side: Arc::new(Mutex::new(Side {
-                    spool,
-                    reading: None,
-                    outstanding: 0,
-                    put_back: VecDeque::new(),
-                })),
+                spool: Arc::new(Mutex::new(spool)),
+                reading: Arc::new(Mutex::new(Reading::default())),
+                outstanding: Arc::new(AtomicUsize::new(0)),
                 dead_letter,
             }
         }
 
-        fn lock(&self) -> MutexGuard<'_, Side> {
-            // A panic while holding the lock leaves the spool as its files
-            // say: keep using it.
-            self.side.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-        }
-
         /// Whether no batch waits in the spool.
         pub(in crate::recorder) fn is_empty(&self) -> bool {
-            let side = self.lock();
-            side.spool.is_empty() && side.reading.is_none()
+            let reading = lock(&self.reading);
+            reading.file.is_none() && lock(&self.spool).is_empty()
         }
 
         /// Appends `batch` and waits until it is on disk; returns the batch
@@ -106,36 +110,97 @@ mod enabled {
         }
 
         fn append_now(&self, batch: &[ActivityEvent]) -> Result<u64, NotSpooled> {
-            let mut side = self.lock();
-            let before = side.spool.bytes();
-            let appended = side.spool.append(batch).and_then(|()| Ok(side.spool.sync()?));
-            match appended {
-                Ok(()) => Ok(side.spool.bytes().saturating_sub(before)),
-                Err(SpoolError::Full { .. }) => Err(NotSpooled::Full),
-                Err(SpoolError::Io(error)) => Err(NotSpooled::Failed(error.to_string())),
-            }
+            let failed = |error: io::Error| NotSpooled::Failed(error.to_string());
+            let record = Record::new(batch).map_err(failed)?;
+            let (bytes, file) = {
+                let mut spool = lock(&self.spool);
+                let before = spool.bytes();
+                let file = spool.append_record(&record).map_err(|error| match error {
+                    SpoolError::Full { .. } => NotSpooled::Full,
+                    SpoolError::Io(error) => failed(error),
+                })?;
+                (spool.bytes().saturating_sub(before), file)
+            };
+            file.sync_data().map_err(failed)?;
+            Ok(bytes)
         }
 
-        /// Up to `max` batches to replay, oldest first, all from one file;
-        /// none when the spool is empty. Finished files are deleted on the
-        /// way, and the damage found in them returned.
+        /// The next batch to replay, oldest first: a batch put back, or the
+        /// next batches of the file being read, up to `max_events` events
+        /// together (a larger record is handed out in parts). Empty when nothing can be handed out now: the spool is
+        /// empty, or the rest of the file is being written. Finished files
+        /// are deleted on the way, and the damage found in them returned.
         pub(in crate::recorder) async fn read(
             &self,
-            max: usize,
-        ) -> io::Result<(Vec<Vec<ActivityEvent>>, SpoolDamage)> {
+            max_events: usize,
+        ) -> io::Result<(Vec<ActivityEvent>, SpoolDamage)> {
             let link = self.clone();
-            tokio::task::spawn_blocking(move || link.lock().read(max))
+            tokio::task::spawn_blocking(move || link.read_now(max_events))
                 .await
                 .map_err(io::Error::other)?
         }
 
-        /// Records that `done` batches handed out by [`read`](Self::read)
-        /// are written, and takes back `retry`, to hand out again.
-        pub(in crate::recorder) fn written(&self, done: usize, retry: Vec<Vec<ActivityEvent>>) {
-            let mut side = self.lock();
-            side.outstanding = side.outstanding.saturating_sub(done);
-            for batch in retry.into_iter().rev() {
-                side.put_back.push_front(batch);
+        fn read_now(&self, max_events: usize) -> io::Result<(Vec<ActivityEvent>, SpoolDamage)> {
+            let mut damage = SpoolDamage::default();
+            let mut reading = lock(&self.reading);
+            if let Some(batch) = reading.put_back.pop_front() {
+                return Ok((batch, damage));
+            }
+            let mut batch = Vec::new();
+            while batch.len() < max_events {
+                if reading.file.is_none() {
+                    reading.file = lock(&self.spool).take_oldest()?;
+                }
+                let Some(file) = reading.file.as_mut() else {
+                    break;
+                };
+                match file.next_batch()? {
+                    Some(more) if batch.is_empty() => batch = more,
+                    Some(more) => batch.extend(more),
+                    None if batch.is_empty() && self.outstanding.load(Ordering::Acquire) == 0 => {
+                        if let Some(file) = reading.file.take() {
+                            let found = lock(&self.spool).finish(file)?;
+                            damage.skipped_bytes += found.skipped_bytes;
+                            damage.skipped_records += found.skipped_records;
+                        }
+                    }
+                    // What was read of this file is not written yet: the
+                    // next file waits until it is.
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                return Ok((batch, damage));
+            }
+            // The parts past `max_events` are handed out next, each counted
+            // as handed out already.
+            let max_events = max_events.max(1);
+            let mut parts = 1;
+            while batch.len() > max_events {
+                let last = (batch.len() - 1) / max_events * max_events;
+                reading.put_back.push_front(batch.split_off(last));
+                parts += 1;
+            }
+            self.outstanding.fetch_add(parts, Ordering::AcqRel);
+            Ok((batch, damage))
+        }
+
+        /// Records that a batch handed out by [`read`](Self::read) is
+        /// written.
+        pub(in crate::recorder) fn written(&self) {
+            let _ = self
+                .outstanding
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |outstanding| {
+                    outstanding.checked_sub(1)
+                });
+        }
+
+        /// Takes back batches handed out by [`read`](Self::read) and not
+        /// written, oldest first, to hand out again before anything else.
+        pub(in crate::recorder) fn put_back(&self, batches: Vec<Vec<ActivityEvent>>) {
+            let mut reading = lock(&self.reading);
+            for batch in batches.into_iter().rev() {
+                reading.put_back.push_front(batch);
             }
         }
 
@@ -158,38 +223,6 @@ mod enabled {
             })
             .await
             .map_err(io::Error::other)?
-        }
-    }
-
-    impl Side {
-        fn read(&mut self, max: usize) -> io::Result<(Vec<Vec<ActivityEvent>>, SpoolDamage)> {
-            let mut batches: Vec<_> = self.put_back.drain(..max.min(self.put_back.len())).collect();
-            let mut damage = SpoolDamage::default();
-            while batches.len() < max {
-                if self.reading.is_none() {
-                    self.reading = self.spool.take_oldest()?;
-                }
-                let Some(file) = self.reading.as_mut() else {
-                    break;
-                };
-                match file.next_batch()? {
-                    Some(batch) => {
-                        self.outstanding += 1;
-                        batches.push(batch);
-                    }
-                    None if self.outstanding == 0 => {
-                        if let Some(file) = self.reading.take() {
-                            let found = self.spool.finish(file)?;
-                            damage.skipped_bytes += found.skipped_bytes;
-                            damage.skipped_records += found.skipped_records;
-                        }
-                    }
-                    // The rest of this file is being written: the next
-                    // file waits until it is.
-                    None => break,
-                }
-            }
-            Ok((batches, damage))
         }
     }
 }
@@ -219,12 +252,16 @@ mod disabled {
 
         pub(in crate::recorder) async fn read(
             &self,
-            _max: usize,
-        ) -> io::Result<(Vec<Vec<ActivityEvent>>, SpoolDamage)> {
+            _max_events: usize,
+        ) -> io::Result<(Vec<ActivityEvent>, SpoolDamage)> {
             match *self {}
         }
 
-        pub(in crate::recorder) fn written(&self, _done: usize, _retry: Vec<Vec<ActivityEvent>>) {
+        pub(in crate::recorder) fn written(&self) {
+            match *self {}
+        }
+
+        pub(in crate::recorder) fn put_back(&self, _batches: Vec<Vec<ActivityEvent>>) {
             match *self {}
         }
 

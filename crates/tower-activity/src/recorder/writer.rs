@@ -26,6 +26,12 @@ use super::{ActivitySink, Counts, later};
 use crate::alert::Alerts;
 use crate::event::ActivityEvent;
 
+/// How many of the writer's batches one batch gathered while spooling may
+/// hold: an append takes what the queue holds, up to that, so that a disk
+/// slow to sync puts more events on disk with each sync instead of falling
+/// behind the queue.
+const SPOOLED_BATCHES: usize = 16;
+
 /// A replay step under way.
 type ReplayStep = Pin<Box<dyn Future<Output = Replayed> + Send>>;
 
@@ -67,6 +73,9 @@ pub(super) struct Writer<S> {
     pub(super) appending: usize,
     /// How long the next replay step waits after a failed one.
     pub(super) replay_backoff: Duration,
+    /// Whether the replay found the spool empty while batches were being
+    /// appended: it starts again once they are.
+    pub(super) replay_after_appends: bool,
 }
 
 /// What a write carries.
@@ -174,6 +183,13 @@ impl<S: ActivitySink> Writer<S> {
                 self.replay_backoff = self.replay_backoff.saturating_mul(2).min(self.config.retry_max);
                 self.start_replay(wait)
             }
+            // An append that finished after the step's last read left a
+            // batch behind it: replay that too.
+            Replayed::Empty
+                if self.appending == 0 && !self.spool.as_ref().is_some_and(SpoolLink::is_empty) =>
+            {
+                self.start_replay(Duration::ZERO)
+            }
             Replayed::Empty if self.appending == 0 => {
                 self.set_spooling(false);
                 self.replay_backoff = self.config.retry_min;
@@ -184,7 +200,10 @@ impl<S: ActivitySink> Writer<S> {
                 None
             }
             // Batches are being appended: look again once they are.
-            Replayed::Empty => self.start_replay(self.config.retry_min),
+            Replayed::Empty => {
+                self.replay_after_appends = true;
+                None
+            }
         }
     }
 
@@ -221,7 +240,11 @@ impl<S: ActivitySink> Writer<S> {
     /// The next batch to write, or `None` once the queue is closed and empty.
     /// Cancelling it loses nothing: what it gathered stays in `self.batch`.
     async fn next_batch(&mut self) -> Option<Vec<ActivityEvent>> {
-        let size = self.config.batch_size;
+        let size = if self.spooling {
+            self.config.batch_size.saturating_mul(SPOOLED_BATCHES)
+        } else {
+            self.config.batch_size
+        };
         while self.batch.is_empty() {
             tokio::select! {
                 biased;
@@ -264,7 +287,10 @@ impl<S: ActivitySink> Writer<S> {
         ::metrics::counter!(names::EVENTS_RECORDED).increment(self.batch.len() as u64);
         ::metrics::gauge!(names::QUEUE_DEPTH).set(self.queue.len() as f64);
         self.batch_started = None;
-        let next = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(size));
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.config.batch_size));
         Some(std::mem::replace(&mut self.batch, next))
     }
 
@@ -313,6 +339,10 @@ impl<S: ActivitySink> Writer<S> {
     fn finished(&mut self, mut written: Written, replay: &mut Option<ReplayStep>) -> bool {
         if written.appended {
             self.appending -= 1;
+            if self.appending == 0 && self.replay_after_appends && replay.is_none() {
+                self.replay_after_appends = false;
+                *replay = self.start_replay(Duration::ZERO);
+            }
         }
         let delivered = &written.delivered;
         if delivered.sink_failing {
@@ -322,6 +352,10 @@ impl<S: ActivitySink> Writer<S> {
             && self.spare.len() <= self.config.concurrency
         {
             written.batch.clear();
+            if !self.spooling {
+                // A batch gathered while spooling may be larger: not kept.
+                written.batch.shrink_to(self.config.batch_size);
+            }
             self.spare.push(written.batch);
         }
         let lost = delivered.lost;

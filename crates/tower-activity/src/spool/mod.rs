@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod codec;
 mod segment;
 
 use std::collections::VecDeque;
@@ -40,8 +41,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub(crate) use self::segment::Record;
 pub use self::segment::{MAX_RECORD_BYTES, SpoolDamage};
-use self::segment::{SegmentReader, SegmentWriter, encode};
+use self::segment::{SegmentReader, SegmentWriter};
 use crate::event::ActivityEvent;
 
 /// The default bound on a spool's size on disk: 1 GiB.
@@ -136,7 +138,14 @@ impl Spool {
     /// Appends `batch` to the newest file. It is on disk once
     /// [`sync`](Self::sync) returns.
     pub fn append(&mut self, batch: &[ActivityEvent]) -> Result<(), SpoolError> {
-        let record = encode(batch).map_err(SpoolError::Io)?;
+        let record = Record::new(batch)?;
+        self.append_record(&record)?;
+        Ok(())
+    }
+
+    /// Appends `record` to the newest file; returns a handle on that file,
+    /// whose `sync_data` puts the record on disk without holding the spool.
+    pub(crate) fn append_record(&mut self, record: &Record) -> Result<File, SpoolError> {
         let bytes = self.bytes();
         if bytes + record.len() as u64 > self.max_bytes {
             return Err(SpoolError::Full {
@@ -160,11 +169,14 @@ impl Spool {
                     .create_new(true)
                     .open(self.path(number))?;
                 self.next_number += 1;
-                self.open.insert((number, SegmentWriter::create(file)?))
+                let writer = SegmentWriter::create(file)?;
+                // The new file's name is on disk too, not only its records.
+                sync_dir(&self.dir)?;
+                self.open.insert((number, writer))
             }
         };
-        writer.append(&record)?;
-        Ok(())
+        writer.append(record.bytes())?;
+        Ok(writer.handle()?)
     }
 
     /// Waits until everything appended is on disk.
@@ -211,6 +223,16 @@ impl Spool {
     fn path(&self, number: u64) -> PathBuf {
         self.dir.join(format!("{number:020}.{EXTENSION}"))
     }
+}
+
+/// Puts `dir`'s entries on disk, where the platform allows: a directory
+/// cannot be opened as a file on Windows, whose file system keeps names
+/// without it.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    if cfg!(unix) {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// One spool file being read back, oldest batch first.

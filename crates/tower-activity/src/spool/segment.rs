@@ -4,33 +4,67 @@
 //!
 //! ```text
 //! file   = MAGIC record*
-//! record = length: u32 LE | crc32(payload): u32 LE | payload: a JSON array of events
+//! record = length: u32 LE | crc32(payload): u32 LE | payload
 //! ```
+//!
+//! The payload is a batch in the [codec](super::codec)'s columns. Files of
+//! the first version (`TASPOOL1`), whose payloads are JSON arrays of events,
+//! are still read.
 
 use std::fs::File;
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 
+use super::codec::{decode_batch, encode_batch};
 use crate::event::ActivityEvent;
 
 /// The first bytes of every spool file: the format and its version.
-pub(super) const MAGIC: &[u8; 8] = b"TASPOOL1";
+pub(super) const MAGIC: &[u8; 8] = b"TASPOOL2";
+
+/// The first bytes of a file of the first version, with JSON payloads.
+const MAGIC_JSON: &[u8; 8] = b"TASPOOL1";
+
+/// How a file's payloads are written.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    /// [`MAGIC`]: the codec's columns.
+    Columns,
+    /// [`MAGIC_JSON`]: a JSON array of events.
+    Json,
+}
 
 /// The largest record, in bytes: a bigger batch is not spooled, and a
 /// length above it, read back, is damage rather than a batch.
 pub const MAX_RECORD_BYTES: u32 = 256 << 20;
 
-/// The bytes of one record holding `batch`.
-pub(super) fn encode(batch: &[ActivityEvent]) -> io::Result<Vec<u8>> {
-    let payload = serde_json::to_vec(batch)?;
-    let length = u32::try_from(payload.len())
-        .ok()
-        .filter(|length| *length <= MAX_RECORD_BYTES)
-        .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "batch too large for one spool record"))?;
-    let mut record = Vec::with_capacity(8 + payload.len());
-    record.extend_from_slice(&length.to_le_bytes());
-    record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    record.extend_from_slice(&payload);
-    Ok(record)
+/// One record holding a batch, as it is written to a file.
+#[derive(Debug)]
+pub(crate) struct Record(Vec<u8>);
+
+impl Record {
+    /// The record holding `batch`.
+    pub(crate) fn new(batch: &[ActivityEvent]) -> io::Result<Self> {
+        let mut record = vec![0; 8];
+        encode_batch(batch, &mut record);
+        let payload = &record[8..];
+        let length = u32::try_from(payload.len())
+            .ok()
+            .filter(|length| *length <= MAX_RECORD_BYTES)
+            .ok_or_else(|| io::Error::new(ErrorKind::InvalidInput, "batch too large for one spool record"))?;
+        let checksum = crc32fast::hash(payload);
+        record[..4].copy_from_slice(&length.to_le_bytes());
+        record[4..8].copy_from_slice(&checksum.to_le_bytes());
+        Ok(Record(record))
+    }
+
+    /// Its bytes.
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
 }
 
 /// What reading a spool file skipped.
@@ -52,6 +86,7 @@ pub(super) struct SegmentReader {
     remaining: u64,
     damage: SpoolDamage,
     done: bool,
+    format: Format,
 }
 
 impl SegmentReader {
@@ -63,22 +98,29 @@ impl SegmentReader {
             remaining: length,
             damage: SpoolDamage::default(),
             done: false,
+            format: Format::Columns,
         };
         if length == 0 {
             // Made, but its header never written: nothing was lost.
             reader.done = true;
             return Ok(reader);
         }
-        let mut intact = length >= MAGIC.len() as u64;
-        if intact {
+        let mut format = None;
+        if length >= MAGIC.len() as u64 {
             let mut magic = [0; MAGIC.len()];
             reader.input.read_exact(&mut magic)?;
-            intact = &magic == MAGIC;
+            format = match &magic {
+                MAGIC => Some(Format::Columns),
+                MAGIC_JSON => Some(Format::Json),
+                _ => None,
+            };
         }
-        if intact {
-            reader.remaining -= MAGIC.len() as u64;
-        } else {
-            reader.give_up();
+        match format {
+            Some(format) => {
+                reader.format = format;
+                reader.remaining -= MAGIC.len() as u64;
+            }
+            None => reader.give_up(),
         }
         Ok(reader)
     }
@@ -115,7 +157,11 @@ impl SegmentReader {
                 self.give_up();
                 break;
             }
-            match serde_json::from_slice(&payload) {
+            let batch = match self.format {
+                Format::Columns => decode_batch(&payload),
+                Format::Json => serde_json::from_slice(&payload).map_err(io::Error::from),
+            };
+            match batch {
                 Ok(batch) => return Ok(Some(batch)),
                 Err(_) => {
                     // Intact as written, yet not events (another version's
@@ -160,7 +206,7 @@ impl SegmentWriter {
         })
     }
 
-    /// Appends `record` (made by [`encode`]).
+    /// Appends `record` (a [`Record`]'s bytes).
     pub(super) fn append(&mut self, record: &[u8]) -> io::Result<()> {
         self.file.write_all(record)?;
         self.bytes += record.len() as u64;
@@ -170,5 +216,41 @@ impl SegmentWriter {
     /// Waits until what was appended is on disk.
     pub(super) fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+
+    /// Another handle on the file, to sync it from elsewhere.
+    pub(super) fn handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom};
+
+    use super::*;
+    use crate::event::Action;
+
+    #[test]
+    fn a_file_of_the_first_version_is_still_read() {
+        let batch = vec![
+            ActivityEvent::builder(Action::Create)
+                .resource("user", 1)
+                .detail("note", "kept")
+                .build()
+                .unwrap(),
+        ];
+        let payload = serde_json::to_vec(&batch).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(MAGIC_JSON).unwrap();
+        file.write_all(&(payload.len() as u32).to_le_bytes()).unwrap();
+        file.write_all(&crc32fast::hash(&payload).to_le_bytes()).unwrap();
+        file.write_all(&payload).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+
+        let mut reader = SegmentReader::new(file).unwrap();
+        assert_eq!(reader.next_batch().unwrap(), Some(batch));
+        assert_eq!(reader.next_batch().unwrap(), None);
+        assert_eq!(reader.damage(), SpoolDamage::default());
     }
 }
