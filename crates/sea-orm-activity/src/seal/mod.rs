@@ -18,11 +18,17 @@ mod stored;
 #[cfg(feature = "seal")]
 mod verify;
 #[cfg(feature = "seal")]
+mod verify_entries;
+#[cfg(feature = "seal")]
+mod verify_options;
+#[cfg(feature = "seal")]
+mod verify_places;
+#[cfg(feature = "seal")]
 mod verify_report;
 
 #[cfg(feature = "seal")]
 pub use self::sealer::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle};
 #[cfg(feature = "seal")]
-pub use self::verify::VerifyOptions;
+pub use self::verify_options::{VerifyOptions, VerifyScope};
 #[cfg(feature = "seal")]
 pub use self::verify_report::{Tamper, VerifyReport};

@@ -138,6 +138,23 @@ pub fn changed_column(
         .map(|((column, _), _)| column.name)
 }
 
+/// Whether `stored` (digests as [`column_digests`] made them) holds, for
+/// the column `name`, the digest of `cell` under `salt`: how a verifier tells
+/// which entries held a value when they were sealed, whatever they hold now.
+/// `false` when `name` is no column or `stored` has no digest for it; for a
+/// [committed](COMMITTED_COLUMNS) column only with a salt.
+///
+/// Four bytes of a digest: about one value in four billion matches another.
+pub fn column_digest_is(stored: &[u8], name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> bool {
+    let Some(at) = COLUMNS.iter().position(|column| column.name == name) else {
+        return false;
+    };
+    if is_committed(name) && salt.is_none() {
+        return false;
+    }
+    stored.get(at * DIGEST_BYTES..(at + 1) * DIGEST_BYTES) == Some(&column_digest(name, cell, salt)[..])
+}
+
 fn column_digest(name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> [u8; DIGEST_BYTES] {
     let mut bytes = Vec::new();
     push_name(&mut bytes, name);
@@ -276,6 +293,23 @@ mod tests {
             let digests = column_digests(&original.cells(), Some(&salt));
             assert_eq!(changed_column(&digests, &cells, Some(&salt)), Some(column.name));
         }
+    }
+
+    #[test]
+    fn a_stored_digest_tells_which_value_a_column_held() {
+        let event = event();
+        let salt = [5; 16];
+        let digests = column_digests(&event.cells(), Some(&salt));
+        let acme = Cell::Text(Some("acme"));
+        assert!(column_digest_is(&digests, "tenant_id", &acme, None));
+        assert!(!column_digest_is(&digests, "tenant_id", &Cell::Text(Some("other")), None));
+        assert!(!column_digest_is(&digests, "tenant_id", &Cell::Text(None), None));
+        // Erased digests, an unknown column, a committed column without its salt.
+        assert!(!column_digest_is(&[], "tenant_id", &acme, None));
+        assert!(!column_digest_is(&digests, "no_such_column", &acme, None));
+        let actor = Cell::Text(Some("u_1"));
+        assert!(!column_digest_is(&digests, "actor_id", &actor, None));
+        assert!(column_digest_is(&digests, "actor_id", &actor, Some(&salt)));
     }
 
     /// `event` with the text column `name` set to another value.
