@@ -16,6 +16,8 @@ mod sealer;
 #[cfg(feature = "seal")]
 mod stored;
 #[cfg(feature = "seal")]
+mod stored_row;
+#[cfg(feature = "seal")]
 mod verify;
 #[cfg(feature = "seal")]
 mod verify_entries;

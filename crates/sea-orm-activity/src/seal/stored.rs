@@ -2,10 +2,10 @@
 //! columns, with none of the fallbacks that reading an event applies, so a
 //! value changed by hand always changes the leaf.
 
-use sea_orm::{DbErr, Iterable, ModelTrait, QueryResult};
+use sea_orm::{DbErr, Iterable, ModelTrait};
 use tower_activity::seal::Seal;
 use tower_activity::seal::{Salt, column_digests, commitment, entry_leaf};
-use tower_activity::{COLUMNS, Cell, ColumnKind, Details, seal::Hash};
+use tower_activity::{COLUMNS, Cell, Details, seal::Hash};
 
 use super::tables::seal_row;
 use crate::entity::{Column, Model};
@@ -22,32 +22,6 @@ impl StoredCells {
         let values: Vec<_> = Column::iter().map(|column| row.get(column)).collect();
         let details = row.details.clone().map(Details::new);
         StoredCells { values, details }
-    }
-
-    /// The values of the `activity_log` columns selected in `row` from the
-    /// index `first` on, in the order of [`COLUMNS`]: read by place, each as
-    /// the entity reads its field, with no model in between.
-    pub(crate) fn from_query_result(row: &QueryResult, first: usize) -> Result<StoredCells, DbErr> {
-        let mut details = None;
-        let values = COLUMNS
-            .iter()
-            .enumerate()
-            .map(|(offset, column)| {
-                let at = first + offset;
-                Ok(match column.kind {
-                    ColumnKind::Uuid => sea_orm::Value::Uuid(Some(row.try_get_by_index(at)?)),
-                    ColumnKind::Time => sea_orm::Value::ChronoDateTimeUtc(Some(row.try_get_by_index(at)?)),
-                    ColumnKind::Text => sea_orm::Value::String(row.try_get_by_index(at)?),
-                    ColumnKind::Integer => sea_orm::Value::Int(row.try_get_by_index(at)?),
-                    ColumnKind::Json => {
-                        details = row.try_get_by_index::<Option<serde_json::Value>>(at)?.map(Details::new);
-                        // The details themselves are kept as `details`.
-                        sea_orm::Value::Json(None)
-                    }
-                })
-            })
-            .collect::<Result<_, DbErr>>()?;
-        Ok(StoredCells { values, details })
     }
 
     /// The values as cells, in the order of [`COLUMNS`].

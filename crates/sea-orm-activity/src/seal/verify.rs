@@ -9,7 +9,7 @@
 //! memory.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::mpsc;
 use tower_activity::seal::{ChainCheck, Checkpoint, SealSignature};
 use uuid::Uuid;
@@ -21,7 +21,7 @@ use super::stored::stored_seal;
 use super::tables::{seal_entry, seal_row};
 use super::verify_entries::{EntriesCheck, EntryScope};
 use super::verify_options::VerifyOptions;
-use super::verify_places::{PLACE_PAGE, places_page, position_of};
+use super::verify_places::{PLACE_PAGE, PlacesPage, places_page};
 use super::verify_report::{Tamper, VerifyReport};
 use crate::entity::{Column, Entity};
 use crate::store::SeaOrmStore;
@@ -79,7 +79,7 @@ impl SeaOrmStore {
             previous: None,
             first_recomputed: None,
             pruned: PruneRecords::load(&self.db, &options.chain).await?,
-            scope: EntryScope::new(options.scope.tenant.clone())?,
+            scope: EntryScope::new(options.scope.tenant.clone(), self.db.get_database_backend())?,
         };
         let (sender, receiver) = mpsc::channel(READ_AHEAD);
         let (read, checked) = tokio::join!(
@@ -129,7 +129,7 @@ enum Read {
     /// The next seal, and whether its entries follow (it is in the scope).
     Seal(seal_row::Model, bool),
     /// The next places of the seal in the scope, in order.
-    Places(Vec<QueryResult>),
+    Places(PlacesPage),
     /// Every place of that seal was sent.
     SealEnd,
 }
@@ -183,8 +183,8 @@ async fn read_seals(
             loop {
                 let places = places_page(&store.db, chain, sequence, position).await?;
                 let full = places.len() == PLACE_PAGE;
-                if let Some(last) = places.last() {
-                    position = position_of(last)?.saturating_add(1);
+                if let Some(last) = places.last_position()? {
+                    position = last.saturating_add(1);
                 }
                 if sender.send(Ok(Read::Places(places))).await.is_err() {
                     return Ok(());

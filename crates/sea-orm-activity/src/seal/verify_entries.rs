@@ -3,17 +3,18 @@
 //! root, count and id range recomputed from the leaves. Computation only, so
 //! it runs off the async runtime while the next page is read.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DbErr, QueryResult};
+use sea_orm::{DbBackend, DbErr, QueryResult};
 use tower_activity::seal::{MerkleRoot, Seal, changed_column, column_digest_is, commitment, entry_leaf};
 use tower_activity::{COLUMNS, Cell};
 use uuid::Uuid;
 
 use super::prune_record::SEALED_PRUNE_ACTION;
 use super::verify::Checked;
-use super::verify_places::Place;
+use super::verify_places::{Place, PlacesPage, details_as_text, stored_row, stored_text};
 use super::verify_report::Tamper;
 
 /// What every seal's check needs: the tenant in scope, if any, and where
@@ -24,11 +25,13 @@ pub(super) struct EntryScope {
     tenant_at: usize,
     occurred_at: usize,
     action_at: usize,
+    /// Whether the details are read as text ([`details_as_text`]).
+    details_as_text: bool,
 }
 
 impl EntryScope {
-    /// Every entry, or only those of `tenant`.
-    pub(super) fn new(tenant: Option<String>) -> Result<Arc<EntryScope>, DbErr> {
+    /// Every entry, or only those of `tenant`, read from `backend`.
+    pub(super) fn new(tenant: Option<String>, backend: DbBackend) -> Result<Arc<EntryScope>, DbErr> {
         let at = |name: &str| {
             COLUMNS
                 .iter()
@@ -40,6 +43,7 @@ impl EntryScope {
             tenant_at: at("tenant_id")?,
             occurred_at: at("occurred_at")?,
             action_at: at("action")?,
+            details_as_text: details_as_text(backend),
         }))
     }
 }
@@ -97,9 +101,10 @@ impl EntriesCheck {
 
     /// Checks the next places, in order, as
     /// [`places_page`](super::verify_places::places_page) read them.
-    pub(super) fn page(&mut self, rows: &[QueryResult]) -> Checked {
-        for row in rows {
-            if let Err(tamper) = self.place(row)? {
+    pub(super) fn page(&mut self, page: &PlacesPage) -> Checked {
+        let rows = page.rows_by_id()?;
+        for place in &page.places {
+            if let Err(tamper) = self.place(place, &rows)? {
                 return Ok(Err(tamper));
             }
         }
@@ -126,7 +131,7 @@ impl EntriesCheck {
         Ok(self.counts)
     }
 
-    fn place(&mut self, row: &QueryResult) -> Checked {
+    fn place(&mut self, row: &QueryResult, rows: &HashMap<Uuid, &QueryResult>) -> Checked {
         let place = Place::read(row)?;
         let (sequence, entry) = (self.sequence, place.entry);
         if place.position != self.position {
@@ -141,12 +146,16 @@ impl EntriesCheck {
         self.first.get_or_insert(entry);
         self.last = Some(entry);
         let tenant = self.scope.tenant.as_deref();
-        let sealed_as_tenant = tenant.is_some_and(|tenant| {
-            column_digest_is(&place.column_digests, "tenant_id", &Cell::Text(Some(tenant)), None)
-        });
-        if !place.stored {
+        // Read only where they tell something: with a tenant in the scope,
+        // for an entry gone, or to name the column that differs.
+        let digests = || Place::column_digests(row);
+        let sealed_as_tenant = match tenant {
+            Some(tenant) => column_digest_is(&digests()?, "tenant_id", &Cell::Text(Some(tenant)), None),
+            None => false,
+        };
+        let Some(stored) = rows.get(&entry) else {
             // Retention erases the digests of what it deletes, and records it.
-            let pruned = place.column_digests.is_empty() && self.pruned_by_retention;
+            let pruned = self.pruned_by_retention && digests()?.is_empty();
             match tenant {
                 None if pruned => self.counts.pruned += 1,
                 Some(_) if !sealed_as_tenant => self.counts.out_of_scope += 1,
@@ -154,24 +163,26 @@ impl EntriesCheck {
             }
             self.root.push(place.stored_leaf());
             return Ok(Ok(()));
-        }
+        };
         if let Some(tenant) = tenant
             && !sealed_as_tenant
-            && Place::text(row, self.scope.tenant_at)?.as_deref() != Some(tenant)
+            && stored_text(stored, self.scope.tenant_at)?.as_deref() != Some(tenant)
         {
             self.counts.out_of_scope += 1;
             self.root.push(place.stored_leaf());
             return Ok(Ok(()));
         }
-        let stored = Place::cells(row)?;
-        let cells = stored.cells()?;
-        let changed = || Tamper::Entry {
-            sequence,
-            entry,
-            column: changed_column(&place.column_digests, &cells, place.salt.as_ref()),
+        let stored = stored_row(stored, self.scope.details_as_text)?;
+        let cells = stored.cells();
+        let changed = || -> Checked {
+            Ok(Err(Tamper::Entry {
+                sequence,
+                entry,
+                column: changed_column(&digests()?, &cells, place.salt.as_ref()),
+            }))
         };
         match &place.salt {
-            Some(salt) if commitment(&cells, salt) != place.commitment => return Ok(Err(changed())),
+            Some(salt) if commitment(&cells, salt) != place.commitment => return changed(),
             Some(_) => {}
             // A prune record is never anonymized: erased, it could have been
             // changed.
@@ -186,7 +197,7 @@ impl EntriesCheck {
         }
         let leaf = entry_leaf(&cells, &place.commitment);
         if place.leaf != leaf {
-            return Ok(Err(changed()));
+            return changed();
         }
         // Sealed after a seal of newer entries, and older than that seal by
         // more than the bound: added afterwards, backdated.

@@ -1,13 +1,21 @@
-//! What verification reads of a seal's entries: their places, each with the
-//! entry's stored row beside it, a page at a time in one query, read by
+//! What verification reads of a seal's entries, a page at a time: their
+//! places in order, and the stored rows whose ids they span, each read by
 //! column index rather than through models.
+//!
+//! Two range scans (the places by their unique index, the rows by their
+//! primary key) cost the database less than looking each row up from its
+//! place. A seal's entries are its rows in id order, so the rows between
+//! the page's first and last ids are its entries, and seldom more (an entry
+//! committed late, sealed by a later seal, or one not sealed yet).
 
-use sea_orm::sea_query::{Expr, ExprTrait, JoinType, Order, Query};
-use sea_orm::{ConnectionTrait, DbErr, Iterable, QueryResult};
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Iterable, QueryResult};
 use tower_activity::seal::{Hash, Salt};
 use uuid::Uuid;
 
-use super::stored::StoredCells;
+use super::stored_row::StoredRow;
 use super::tables::seal_entry;
 use crate::entity::{Column, Entity};
 
@@ -15,51 +23,122 @@ use crate::entity::{Column, Entity};
 /// ahead, what bounds the memory of a verification.
 pub(super) const PLACE_PAGE: usize = 1_000;
 
-/// The index of the first `activity_log` column in a place's row; those
-/// before are the place's own, in the order [`Place::read`] reads them.
-const FIRST_COLUMN: usize = 6;
+/// The most rows read per place in the range of a page's ids: past it, the
+/// entries not read are read by id.
+const ROWS_PER_PLACE: usize = 2;
+
+/// The places of one seal from a position on, and the rows of their entries.
+pub(super) struct PlacesPage {
+    /// The places, in order, as [`Place::read`] reads them.
+    pub(super) places: Vec<QueryResult>,
+    /// The stored rows of their entries (those still stored), and maybe
+    /// others, in no particular order, as [`PlacesPage::rows_by_id`] reads
+    /// them.
+    rows: Vec<QueryResult>,
+}
+
+impl PlacesPage {
+    /// The rows read, by id.
+    pub(super) fn rows_by_id(&self) -> Result<HashMap<Uuid, &QueryResult>, DbErr> {
+        self.rows
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row)))
+            .collect()
+    }
+
+    /// How many places it holds.
+    pub(super) fn len(&self) -> usize {
+        self.places.len()
+    }
+
+    /// The position of its last place, to read the next page after it.
+    pub(super) fn last_position(&self) -> Result<Option<i64>, DbErr> {
+        self.places.last().map(|place| place.try_get_by_index(0)).transpose()
+    }
+}
 
 /// The places of the seal `sequence` of `chain` from `position` on, in
-/// order, at most [`PLACE_PAGE`]: each with its entry's stored columns, all
-/// null when the entry is gone.
+/// order, at most [`PLACE_PAGE`], and the stored rows of their entries.
 pub(super) async fn places_page<C: ConnectionTrait>(
     db: &C,
     chain: &str,
     sequence: i64,
     position: i64,
-) -> Result<Vec<QueryResult>, DbErr> {
+) -> Result<PlacesPage, DbErr> {
     use seal_entry::{Column as Place, Entity as Places};
+    let backend = db.get_database_backend();
     let mut select = Query::select();
     select
-        .columns(
-            [
-                Place::Position,
-                Place::EntryId,
-                Place::Salt,
-                Place::Commitment,
-                Place::Leaf,
-                Place::ColumnDigests,
-            ]
-            .map(|column| (Places, column)),
-        )
-        .columns(Column::iter().map(|column| (Entity, column)))
+        .columns([
+            Place::Position,
+            Place::EntryId,
+            Place::Salt,
+            Place::Commitment,
+            Place::Leaf,
+            Place::ColumnDigests,
+        ])
         .from(Places)
-        .join(
-            JoinType::LeftJoin,
-            Entity,
-            Expr::col((Entity, Column::Id)).equals((Places, Place::EntryId)),
-        )
-        .and_where(Expr::col((Places, Place::Chain)).eq(chain))
-        .and_where(Expr::col((Places, Place::Sequence)).eq(sequence))
-        .and_where(Expr::col((Places, Place::Position)).gte(position))
-        .order_by((Places, Place::Position), Order::Asc)
+        .and_where(Expr::col(Place::Chain).eq(chain))
+        .and_where(Expr::col(Place::Sequence).eq(sequence))
+        .and_where(Expr::col(Place::Position).gte(position))
+        .order_by(Place::Position, Order::Asc)
         .limit(PLACE_PAGE as u64);
-    db.query_all_raw(db.get_database_backend().build(&select)).await
+    let places = db.query_all_raw(backend.build(&select)).await?;
+    let ids = places
+        .iter()
+        .map(|place| place.try_get_by_index(1))
+        .collect::<Result<Vec<Uuid>, DbErr>>()?;
+    let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+        return Ok(PlacesPage {
+            places,
+            rows: Vec::new(),
+        });
+    };
+    let limit = ids.len() * ROWS_PER_PLACE;
+    let mut select = stored_rows(backend);
+    select
+        .and_where(Expr::col(Column::Id).gte(*first))
+        .and_where(Expr::col(Column::Id).lte(*last))
+        .order_by(Column::Id, Order::Asc)
+        .limit(limit as u64);
+    let mut rows = db.query_all_raw(backend.build(&select)).await?;
+    // The entries not in the range read (gone, or crowded out by other rows
+    // past the limit), looked up by id.
+    let read = rows
+        .iter()
+        .map(|row| row.try_get_by_index(0))
+        .collect::<Result<HashSet<Uuid>, DbErr>>()?;
+    let unread: Vec<Uuid> = ids.into_iter().filter(|id| !read.contains(id)).collect();
+    if !unread.is_empty() {
+        let mut select = stored_rows(backend);
+        select.and_where(Expr::col(Column::Id).is_in(unread));
+        rows.extend(db.query_all_raw(backend.build(&select)).await?);
+    }
+    Ok(PlacesPage { places, rows })
 }
 
-/// The position of a place's row, to read the next page after it.
-pub(super) fn position_of(row: &QueryResult) -> Result<i64, DbErr> {
-    row.try_get_by_index(0)
+/// The stored columns of `activity_log`, in the order of
+/// [`COLUMNS`](tower_activity::COLUMNS), the details as [`details_as_text`]
+/// says for `backend`.
+fn stored_rows(backend: DbBackend) -> SelectStatement {
+    let mut select = Query::select();
+    select
+        .exprs(Column::iter().map(|column| {
+            let selected = Expr::col(column);
+            match column {
+                Column::Details if details_as_text(backend) => selected.cast_as(Alias::new("text")),
+                _ => selected,
+            }
+        }))
+        .from(Entity);
+    select
+}
+
+/// Whether the details are selected as their JSON text: on PostgreSQL,
+/// where `jsonb` sent in its binary form costs the server about as much as
+/// every other column together; the text is the same as the binary form's.
+pub(super) fn details_as_text(backend: DbBackend) -> bool {
+    backend == DbBackend::Postgres
 }
 
 /// One place of a seal, as stored.
@@ -75,25 +154,20 @@ pub(super) struct Place {
     pub(super) commitment: Hash,
     /// Its leaf when sealed, as stored.
     pub(super) leaf: Vec<u8>,
-    /// Its column digests; empty once retention deleted it.
-    pub(super) column_digests: Vec<u8>,
-    /// Whether the entry's row is still stored.
-    pub(super) stored: bool,
 }
 
 impl Place {
-    /// The place in `row`, as [`places_page`] selects it.
+    /// The place in `row`, as [`places_page`] selects it (but for its
+    /// column digests, [`Place::column_digests`]).
     pub(super) fn read(row: &QueryResult) -> Result<Place, DbErr> {
         let salt: Option<Vec<u8>> = row.try_get_by_index(2)?;
         let commitment: Vec<u8> = row.try_get_by_index(3)?;
         Ok(Place {
-            position: position_of(row)?,
+            position: row.try_get_by_index(0)?,
             entry: row.try_get_by_index(1)?,
             salt: salt.and_then(|salt| salt.as_slice().try_into().ok()),
             commitment: commitment.as_slice().try_into().unwrap_or_default(),
             leaf: row.try_get_by_index(4)?,
-            column_digests: row.try_get_by_index(5)?,
-            stored: row.try_get_by_index::<Option<Uuid>>(FIRST_COLUMN)?.is_some(),
         })
     }
 
@@ -103,14 +177,20 @@ impl Place {
         self.leaf.as_slice().try_into().unwrap_or_default()
     }
 
-    /// The stored text of the entry's column at `index` of
-    /// [`COLUMNS`](tower_activity::COLUMNS), read alone.
-    pub(super) fn text(row: &QueryResult, index: usize) -> Result<Option<String>, DbErr> {
-        row.try_get_by_index(FIRST_COLUMN + index)
+    /// The column digests of the place in `row`, read only when needed;
+    /// empty once retention deleted the entry.
+    pub(super) fn column_digests(row: &QueryResult) -> Result<Vec<u8>, DbErr> {
+        row.try_get_by_index(5)
     }
+}
 
-    /// The entry's stored columns.
-    pub(super) fn cells(row: &QueryResult) -> Result<StoredCells, DbErr> {
-        StoredCells::from_query_result(row, FIRST_COLUMN)
-    }
+/// The stored text of the column at `index` of
+/// [`COLUMNS`](tower_activity::COLUMNS) in an entry's `row`, read alone.
+pub(super) fn stored_text(row: &QueryResult, index: usize) -> Result<Option<String>, DbErr> {
+    row.try_get_by_index(index)
+}
+
+/// The stored columns of an entry's `row`.
+pub(super) fn stored_row(row: &QueryResult, details_as_text: bool) -> Result<StoredRow, DbErr> {
+    StoredRow::read(row, 0, details_as_text)
 }
