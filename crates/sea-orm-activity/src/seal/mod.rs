@@ -26,6 +26,8 @@ mod verify_options;
 #[cfg(feature = "seal")]
 mod verify_places;
 #[cfg(feature = "seal")]
+mod verify_read;
+#[cfg(feature = "seal")]
 mod verify_report;
 
 #[cfg(feature = "seal")]

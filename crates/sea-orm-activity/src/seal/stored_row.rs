@@ -37,15 +37,18 @@ impl StoredRow {
                 ColumnKind::Integer => Stored::Integer(row.try_get_by_index(at)?),
                 ColumnKind::Json if details_as_text => {
                     let text: Option<String> = row.try_get_by_index(at)?;
-                    let value = text
-                        .map(|text| serde_json::from_str(&text))
-                        .transpose()
-                        .map_err(|error| DbErr::Type(format!("activity_log column `{}`: {error}", column.name)))?;
+                    let value =
+                        text.map(|text| serde_json::from_str(&text))
+                            .transpose()
+                            .map_err(|error| {
+                                DbErr::Type(format!("activity_log column `{}`: {error}", column.name))
+                            })?;
                     Stored::Json(value.map(Details::new))
                 }
-                ColumnKind::Json => {
-                    Stored::Json(row.try_get_by_index::<Option<serde_json::Value>>(at)?.map(Details::new))
-                }
+                ColumnKind::Json => Stored::Json(
+                    row.try_get_by_index::<Option<serde_json::Value>>(at)?
+                        .map(Details::new),
+                ),
             };
         }
         Ok(StoredRow { values })

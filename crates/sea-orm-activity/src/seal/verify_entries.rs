@@ -186,7 +186,8 @@ impl EntriesCheck {
             Some(_) => {}
             // A prune record is never anonymized: erased, it could have been
             // changed.
-            None if matches!(cells[self.scope.action_at], Cell::Text(Some(action)) if action == SEALED_PRUNE_ACTION) => {
+            None if matches!(cells[self.scope.action_at], Cell::Text(Some(action)) if action == SEALED_PRUNE_ACTION) =>
+            {
                 return Ok(Err(Tamper::Entry {
                     sequence,
                     entry,

@@ -53,7 +53,10 @@ impl PlacesPage {
 
     /// The position of its last place, to read the next page after it.
     pub(super) fn last_position(&self) -> Result<Option<i64>, DbErr> {
-        self.places.last().map(|place| place.try_get_by_index(0)).transpose()
+        self.places
+            .last()
+            .map(|place| place.try_get_by_index(0))
+            .transpose()
     }
 }
 

@@ -64,7 +64,11 @@ impl VerifyReport {
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let whole = self.scope.is_whole_log();
-        let tenant = self.scope.tenant.as_ref().map(|tenant| format!("tenant {tenant:?}"));
+        let tenant = self
+            .scope
+            .tenant
+            .as_ref()
+            .map(|tenant| format!("tenant {tenant:?}"));
         let since = self.scope.since.map(|since| {
             format!(
                 "the seals made since {}",
@@ -81,25 +85,33 @@ impl fmt::Display for VerifyReport {
         write!(f, "seals verified:   {}", self.seals_verified)?;
         match whole {
             true => writeln!(f)?,
-            false => writeln!(f, " (each one's link and signature)")?,
+            false => writeln!(f, " (every seal's link checked)")?,
         }
         write!(f, "seals recomputed: {}", self.seals_recomputed)?;
         let before = self.seals_verified - self.seals_recomputed.min(self.seals_verified);
         match before {
             0 => writeln!(f)?,
-            before => writeln!(f, " (root, count and id range; the {before} before were not read)")?,
+            before => writeln!(
+                f,
+                " (root, count and id range; the {before} before were not read)"
+            )?,
         }
         write!(f, "entries verified: {}", self.entries_verified)?;
         match &tenant {
             None => writeln!(f)?,
             Some(tenant) => writeln!(f, " (of {tenant})")?,
         }
-        if !whole {
-            writeln!(
-                f,
-                "entries skipped:  {} out of the scope (their leaves as sealed), {} in the seals before (not read)",
-                self.entries_out_of_scope, self.entries_unread
-            )?;
+        let mut skipped = Vec::new();
+        if tenant.is_some() {
+            let out = self.entries_out_of_scope;
+            skipped.push(format!("{out} out of the scope (their leaves as sealed)"));
+        }
+        if since.is_some() {
+            let unread = self.entries_unread;
+            skipped.push(format!("{unread} in the seals before (not read)"));
+        }
+        if !skipped.is_empty() {
+            writeln!(f, "entries skipped:  {}", skipped.join(", "))?;
         }
         writeln!(f, "entries erased:   {}", self.entries_erased)?;
         writeln!(f, "entries pruned:   {}", self.entries_pruned)?;

@@ -94,7 +94,11 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
             event.occurred_at = chrono::Utc::now();
         }
         events::write(db, &events).await;
-        Sealer::new(db.store()).batch_size(4).seal_pending().await.unwrap();
+        Sealer::new(db.store())
+            .batch_size(4)
+            .seal_pending()
+            .await
+            .unwrap();
         // Entries 1 and 4 are tenant_1's, entry 2 tenant_2's.
         assert_eq!(events[2].tenant_id.as_deref(), Some("tenant_2"));
         let report = succeeded(&run(db, &["verify", "--tenant", "tenant_1"]).await);
@@ -102,8 +106,14 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
             report.starts_with("scope:            the entries of tenant \"tenant_1\"\n"),
             "{report}"
         );
-        assert!(report.contains("entries verified: 2 (of tenant \"tenant_1\")\n"), "{report}");
-        assert!(report.contains("entries skipped:  4 out of the scope"), "{report}");
+        assert!(
+            report.contains("entries verified: 2 (of tenant \"tenant_1\")\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("entries skipped:  4 out of the scope"),
+            "{report}"
+        );
 
         Entity::update_many()
             .col_expr(Column::Method, Expr::value("PATCH"))

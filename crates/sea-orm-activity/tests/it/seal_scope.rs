@@ -49,13 +49,28 @@ async fn a_tenant_scope_recomputes_the_tenants_entries_and_every_seals_root() {
         let report = verify_with(db, tenant("tenant_1")).await;
         assert_intact(db, &report);
         assert_eq!(report.entries_verified, own.len() as u64, "[{}]", db.backend);
-        assert_eq!(report.entries_out_of_scope, 30 - own.len() as u64, "[{}]", db.backend);
-        assert_eq!((report.seals_verified, report.seals_recomputed), (3, 3), "[{}]", db.backend);
+        assert_eq!(
+            report.entries_out_of_scope,
+            30 - own.len() as u64,
+            "[{}]",
+            db.backend
+        );
+        assert_eq!(
+            (report.seals_verified, report.seals_recomputed),
+            (3, 3),
+            "[{}]",
+            db.backend
+        );
         assert_eq!(report.scope.tenant.as_deref(), Some("tenant_1"));
 
         // A stored leaf of another tenant's entry no longer makes its seal's root.
         let other = ids_of(db, "tenant_2").await[0];
-        with_id(db, "UPDATE activity_seal_entry SET leaf = commitment WHERE entry_id = ?", other).await;
+        with_id(
+            db,
+            "UPDATE activity_seal_entry SET leaf = commitment WHERE entry_id = ?",
+            other,
+        )
+        .await;
         let report = verify_with(db, tenant("tenant_1")).await;
         assert!(
             matches!(report.tamper, Some(Tamper::Root { .. })),
@@ -103,7 +118,13 @@ async fn a_tenants_changed_moved_or_deleted_entry_is_reported() {
         set(db, own[0], entity::Column::Method, "PATCH").await;
         let report = verify_with(db, tenant("tenant_1")).await;
         assert!(changed(&report, own[0], "method"), "[{}] {report}", db.backend);
-        set(db, own[0], entity::Column::Method, original.method.as_deref().unwrap()).await;
+        set(
+            db,
+            own[0],
+            entity::Column::Method,
+            original.method.as_deref().unwrap(),
+        )
+        .await;
         assert_intact(db, &verify_with(db, tenant("tenant_1")).await);
 
         // Moved to another tenant: the digest sealed with it still names the
@@ -170,8 +191,18 @@ async fn a_since_scope_recomputes_the_newer_seals_and_links_the_older_ones() {
         let options = || VerifyOptions::new().public_key(key().public_key()).since(between);
         let report = verify_with(db, options()).await;
         assert_intact(db, &report);
-        assert_eq!((report.seals_verified, report.seals_recomputed), (4, 2), "[{}]", db.backend);
-        assert_eq!((report.entries_verified, report.entries_unread), (5, 6), "[{}]", db.backend);
+        assert_eq!(
+            (report.seals_verified, report.seals_recomputed),
+            (4, 2),
+            "[{}]",
+            db.backend
+        );
+        assert_eq!(
+            (report.entries_verified, report.entries_unread),
+            (5, 6),
+            "[{}]",
+            db.backend
+        );
 
         // An entry sealed before the time is not read...
         let all = rows(db).await;
@@ -197,7 +228,12 @@ async fn a_since_scope_still_checks_the_older_seals_links_and_signatures() {
         sql(db, "UPDATE activity_seal SET root = previous WHERE sequence = 1").await;
         let options = VerifyOptions::new().public_key(key().public_key()).since(between);
         let report = verify_with(db, options).await;
-        assert_eq!(report.tamper, Some(Tamper::Signature { sequence: 1 }), "[{}]", db.backend);
+        assert_eq!(
+            report.tamper,
+            Some(Tamper::Signature { sequence: 1 }),
+            "[{}]",
+            db.backend
+        );
         let unsigned = verify_with(db, VerifyOptions::new().since(between)).await;
         assert!(
             matches!(unsigned.tamper, Some(Tamper::Chain(_))),

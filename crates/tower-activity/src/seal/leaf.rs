@@ -342,7 +342,12 @@ mod tests {
         let digests = column_digests(&event.cells(), Some(&salt));
         let acme = Cell::Text(Some("acme"));
         assert!(column_digest_is(&digests, "tenant_id", &acme, None));
-        assert!(!column_digest_is(&digests, "tenant_id", &Cell::Text(Some("other")), None));
+        assert!(!column_digest_is(
+            &digests,
+            "tenant_id",
+            &Cell::Text(Some("other")),
+            None
+        ));
         assert!(!column_digest_is(&digests, "tenant_id", &Cell::Text(None), None));
         // Erased digests, an unknown column, a committed column without its salt.
         assert!(!column_digest_is(&[], "tenant_id", &acme, None));
