@@ -114,7 +114,9 @@ pub use crate::retention_job::{RetentionJob, RetentionJobHandle};
 pub use crate::seal::prune_record::SEALED_PRUNE_ACTION;
 #[cfg(feature = "seal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
-pub use crate::seal::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle, Tamper, VerifyOptions, VerifyReport};
+pub use crate::seal::{
+    DEFAULT_CHAIN, SealError, Sealer, SealerHandle, Tamper, VerifyOptions, VerifyReport, VerifyScope,
+};
 pub use crate::store::{DEFAULT_CHUNK_PAUSE, DEFAULT_CHUNK_SIZE, SeaOrmStore};
 pub use crate::transactional::log_activity_in;
 pub use tower_activity::export::{ExportFormat, UnknownExportFormat};

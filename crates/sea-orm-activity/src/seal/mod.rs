@@ -24,15 +24,25 @@ mod sealer;
 #[cfg(feature = "seal")]
 mod stored;
 #[cfg(feature = "seal")]
+mod stored_row;
+#[cfg(feature = "seal")]
 mod sweep;
 #[cfg(feature = "seal")]
 mod verify;
+#[cfg(feature = "seal")]
+mod verify_entries;
+#[cfg(feature = "seal")]
+mod verify_options;
+#[cfg(feature = "seal")]
+mod verify_places;
+#[cfg(feature = "seal")]
+mod verify_read;
 #[cfg(feature = "seal")]
 mod verify_report;
 
 #[cfg(feature = "seal")]
 pub use self::sealer::{DEFAULT_CHAIN, SealError, Sealer, SealerHandle};
 #[cfg(feature = "seal")]
-pub use self::verify::VerifyOptions;
+pub use self::verify_options::{VerifyOptions, VerifyScope};
 #[cfg(feature = "seal")]
 pub use self::verify_report::{Tamper, VerifyReport};

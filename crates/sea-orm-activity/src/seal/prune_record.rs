@@ -66,8 +66,8 @@ pub(crate) async fn record_sealed_prune<C: ConnectionTrait>(
 #[cfg(feature = "seal")]
 #[derive(Debug, Default)]
 pub(crate) struct PruneRecords {
-    /// The seal ranges the records name.
-    ranges: Vec<(i64, i64)>,
+    /// The seal ranges the records name, and the entries each accounts for.
+    ranges: Vec<(i64, i64, u64)>,
     /// The entries they account for in all.
     pub(crate) entries: u64,
 }
@@ -94,8 +94,9 @@ impl PruneRecords {
             if let (Some(first), Some(last), Some(entries)) =
                 (number("first_seal"), number("last_seal"), number("entries"))
             {
-                records.ranges.push((first, last));
-                records.entries += entries.max(0) as u64;
+                let entries = entries.max(0) as u64;
+                records.ranges.push((first, last, entries));
+                records.entries += entries;
             }
         }
         Ok(records)
@@ -105,6 +106,16 @@ impl PruneRecords {
     pub(crate) fn cover(&self, sequence: i64) -> bool {
         self.ranges
             .iter()
-            .any(|(first, last)| (*first..=*last).contains(&sequence))
+            .any(|(first, last, _)| (*first..=*last).contains(&sequence))
+    }
+
+    /// The entries accounted for by the records that name the seal
+    /// `sequence` or a later one.
+    pub(crate) fn entries_from(&self, sequence: i64) -> u64 {
+        self.ranges
+            .iter()
+            .filter(|(_, last, _)| *last >= sequence)
+            .map(|(_, _, entries)| entries)
+            .sum()
     }
 }

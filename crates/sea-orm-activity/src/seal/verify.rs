@@ -1,97 +1,38 @@
-//! [`SeaOrmStore::verify`]: every seal and every entry recomputed from the
-//! stored rows, trusting only the public key and the checkpoint it is given.
+//! [`SeaOrmStore::verify`]: every seal and every entry in the scope
+//! recomputed from the stored rows, trusting only the public key and the
+//! checkpoint it is given.
+//!
+//! Two halves run side by side: one reads the seals and, for those in the
+//! scope, their places and their entries' rows, a page at a time; the other
+//! checks what was read, in order, hashing each page on a blocking thread. A
+//! bounded channel between them keeps at most a few pages in memory.
 
-use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::Arc;
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
-use tower_activity::seal::{
-    ChainCheck, Checkpoint, Hash, MerkleRoot, Salt, SealPublicKey, SealSignature, changed_column, commitment,
-    entry_leaf,
-};
+use tokio::sync::mpsc;
+use tower_activity::seal::{ChainCheck, Checkpoint, SealSignature};
 use uuid::Uuid;
 
-use super::prune_record::{PruneRecords, SEALED_PRUNE_ACTION};
-use super::sealer::DEFAULT_CHAIN;
-use super::stored::StoredCells;
+use super::prune_record::PruneRecords;
 use super::stored::stored_seal;
 use super::tables::{seal_entry, seal_row};
+use super::verify_entries::{EntriesCheck, EntryScope};
+use super::verify_options::VerifyOptions;
+use super::verify_read::{Read, read};
 use super::verify_report::{Tamper, VerifyReport};
 use crate::entity::{Column, Entity};
 use crate::store::SeaOrmStore;
 
-/// Seals read per query.
-const SEAL_PAGE: u64 = 100;
-/// Sealed entries read per query: what bounds the memory of a verification.
-const ENTRY_PAGE: u64 = 1_000;
+/// What the reading half may hold ready for the checking half: seals and
+/// pages of places.
+const READ_AHEAD: usize = 3;
 
 /// The condition: the entry has no place in any seal.
 const UNSEALED: &str =
     "NOT EXISTS (SELECT 1 FROM activity_seal_entry WHERE activity_seal_entry.entry_id = activity_log.id)";
-
-/// What [`SeaOrmStore::verify`] checks against.
-#[derive(Clone, Debug)]
-pub struct VerifyOptions {
-    chain: String,
-    public_key: Option<SealPublicKey>,
-    checkpoint: Option<Checkpoint>,
-    max_unsealed_age: Duration,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions::new()
-    }
-}
-
-impl VerifyOptions {
-    /// The chain [`DEFAULT_CHAIN`], no key, no checkpoint, and a five-minute
-    /// bound on how long an entry may wait for its seal.
-    pub fn new() -> Self {
-        VerifyOptions {
-            chain: DEFAULT_CHAIN.to_owned(),
-            public_key: None,
-            checkpoint: None,
-            max_unsealed_age: Duration::from_secs(300),
-        }
-    }
-
-    /// Verifies the chain `chain`.
-    pub fn chain(mut self, chain: impl Into<String>) -> Self {
-        self.chain = chain.into();
-        self
-    }
-
-    /// Pins the public key: every seal must be signed by it (checked
-    /// strictly). Without one, signatures are not checked.
-    pub fn public_key(mut self, key: SealPublicKey) -> Self {
-        self.public_key = Some(key);
-        self
-    }
-
-    /// A checkpoint kept off the server: the stored seal of its number must
-    /// be the same, and the log must reach it.
-    pub fn checkpoint(mut self, checkpoint: Checkpoint) -> Self {
-        self.chain = checkpoint.seal.chain.clone();
-        self.checkpoint = Some(checkpoint);
-        self
-    }
-
-    /// How long an entry may wait for its seal (the sealer's interval, plus
-    /// the longest transaction that writes the log, with a margin): an entry
-    /// older than this relative to the seals around it, unsealed or sealed
-    /// late, was added afterwards.
-    pub fn max_unsealed_age(mut self, age: Duration) -> Self {
-        self.max_unsealed_age = age;
-        self
-    }
-
-    fn bound(&self) -> TimeDelta {
-        TimeDelta::from_std(self.max_unsealed_age).unwrap_or(TimeDelta::MAX)
-    }
-}
 
 impl SeaOrmStore {
     /// Verifies the sealed log: walks the chain's seals in order and, for
@@ -105,6 +46,11 @@ impl SeaOrmStore {
     /// It trusts nothing the database says about itself: no stored hash is
     /// taken as true without recomputing it. Seals and entries are read in
     /// pages, so memory stays bounded whatever the size of the log.
+    ///
+    /// [`VerifyOptions::tenant`] and [`VerifyOptions::since`] narrow what is
+    /// recomputed (the links and signatures of every seal are still
+    /// checked); the report says what was and was not
+    /// ([`VerifyReport::scope`]).
     ///
     /// A broken link ends the walk; the report names it
     /// ([`VerifyReport::tamper`]). The error is the database's only.
@@ -120,6 +66,7 @@ impl SeaOrmStore {
         mut progress: impl FnMut(&VerifyReport) + Send,
     ) -> Result<VerifyReport, DbErr> {
         let mut report = VerifyReport {
+            scope: options.scope.clone(),
             signatures_checked: options.public_key.is_some(),
             ..VerifyReport::default()
         };
@@ -128,9 +75,17 @@ impl SeaOrmStore {
             options,
             chain: ChainCheck::new(options.chain.as_str()),
             previous: None,
+            first_recomputed: None,
             pruned: PruneRecords::load(&self.db, &options.chain).await?,
+            scope: EntryScope::new(options.scope.tenant.clone(), self.db.get_database_backend())?,
         };
-        if let Err(tamper) = walk.seals(&mut report, &mut progress).await? {
+        let (sender, receiver) = mpsc::channel(READ_AHEAD);
+        let (read, checked) = tokio::join!(
+            read(self, options, sender),
+            walk.check(receiver, &mut report, &mut progress)
+        );
+        read?;
+        if let Err(tamper) = checked? {
             report.tamper = Some(tamper);
             return Ok(report);
         }
@@ -165,49 +120,87 @@ fn signature_of(row: &seal_row::Model) -> Option<SealSignature> {
 }
 
 /// Inner results: the database's error outside, the first broken link inside.
-type Checked<T = ()> = Result<Result<T, Tamper>, DbErr>;
+pub(super) type Checked<T = ()> = Result<Result<T, Tamper>, DbErr>;
 
+/// The checking half, and what it keeps from seal to seal.
 struct Walk<'a> {
     store: &'a SeaOrmStore,
     options: &'a VerifyOptions,
     chain: ChainCheck,
     /// The last entry and the time of the seal before.
     previous: Option<(Uuid, DateTime<Utc>)>,
+    /// The first seal whose entries were read.
+    first_recomputed: Option<i64>,
     /// Retention's records of the sealed entries it deleted.
     pruned: PruneRecords,
+    scope: Arc<EntryScope>,
 }
 
 impl Walk<'_> {
-    async fn seals(
+    /// Checks what the reading half sends, in order, until it is done or a
+    /// link is broken.
+    async fn check(
         &mut self,
+        mut receiver: mpsc::Receiver<Result<Read, DbErr>>,
         report: &mut VerifyReport,
         progress: &mut (impl FnMut(&VerifyReport) + Send),
     ) -> Checked {
-        let mut after = 0_i64;
-        loop {
-            let page = seal_row::Entity::find()
-                .filter(seal_row::Column::Chain.eq(self.options.chain.as_str()))
-                .filter(seal_row::Column::Sequence.gt(after))
-                .order_by_asc(seal_row::Column::Sequence)
-                .limit(SEAL_PAGE)
-                .all(&self.store.db)
-                .await?;
-            let Some(last) = page.last() else {
-                return Ok(Ok(()));
-            };
-            after = last.sequence;
-            for row in &page {
-                if let Err(tamper) = self.seal(row, report).await? {
-                    return Ok(Err(tamper));
+        let mut current: Option<(seal_row::Model, EntriesCheck)> = None;
+        while let Some(read) = receiver.recv().await {
+            match read? {
+                Read::Seal(row, in_scope) => {
+                    if let Err(tamper) = self.header(&row)? {
+                        return Ok(Err(tamper));
+                    }
+                    if in_scope {
+                        let check = EntriesCheck::new(
+                            self.scope.clone(),
+                            stored_seal(&row)?.sequence,
+                            self.pruned.cover(row.sequence),
+                            self.late_before(),
+                        );
+                        self.first_recomputed.get_or_insert(row.sequence);
+                        current = Some((row, check));
+                    } else {
+                        report.entries_unread += u64::try_from(row.count).unwrap_or(0);
+                        self.seal_done(&row, report, progress)?;
+                    }
                 }
-                report.seals_verified += 1;
-                report.newest = Some(checkpoint_of(row)?);
-                progress(report);
+                Read::Places(rows) => {
+                    let (row, mut check) = current.take().ok_or_else(out_of_order)?;
+                    // Hashing a page takes milliseconds: off the runtime,
+                    // while the next page is read.
+                    let (check, checked) = tokio::task::spawn_blocking(move || {
+                        let checked = check.page(&rows);
+                        (check, checked)
+                    })
+                    .await
+                    .map_err(|error| DbErr::Custom(format!("the verification of a page failed: {error}")))?;
+                    if let Err(tamper) = checked? {
+                        return Ok(Err(tamper));
+                    }
+                    current = Some((row, check));
+                }
+                Read::SealEnd => {
+                    let (row, check) = current.take().ok_or_else(out_of_order)?;
+                    let counts = match check.finish(&stored_seal(&row)?) {
+                        Ok(counts) => counts,
+                        Err(tamper) => return Ok(Err(tamper)),
+                    };
+                    report.entries_verified += counts.verified;
+                    report.entries_erased += counts.erased;
+                    report.entries_pruned += counts.pruned;
+                    report.entries_out_of_scope += counts.out_of_scope;
+                    report.seals_recomputed += 1;
+                    self.seal_done(&row, report, progress)?;
+                }
             }
         }
+        Ok(Ok(()))
     }
 
-    async fn seal(&mut self, row: &seal_row::Model, report: &mut VerifyReport) -> Checked {
+    /// The seal's own checks: its link, the checkpoint, its signature.
+    fn header(&mut self, row: &seal_row::Model) -> Checked {
         let seal = stored_seal(row)?;
         let sequence = seal.sequence;
         if let Err(broken) = self.chain.next(&seal) {
@@ -227,110 +220,32 @@ impl Walk<'_> {
                 return Ok(Err(Tamper::Signature { sequence }));
             }
         }
-        let late_before = self
-            .previous
-            .map(|(last_id, time)| (last_id, time - self.options.bound()));
-        let mut root = MerkleRoot::new();
-        let (mut first, mut last) = (None, None);
-        let mut position = 0_i64;
-        loop {
-            let places = seal_entry::Entity::find()
-                .filter(seal_entry::Column::Chain.eq(row.chain.as_str()))
-                .filter(seal_entry::Column::Sequence.eq(row.sequence))
-                .filter(seal_entry::Column::Position.gte(position))
-                .order_by_asc(seal_entry::Column::Position)
-                .limit(ENTRY_PAGE)
-                .all(&self.store.db)
-                .await?;
-            if places.is_empty() {
-                break;
-            }
-            let ids = places.iter().map(|place| place.entry_id);
-            let mut rows: HashMap<Uuid, _> = Entity::find()
-                .filter(Column::Id.is_in(ids))
-                .all(&self.store.db)
-                .await?
-                .into_iter()
-                .map(|row| (row.id, row))
-                .collect();
-            for place in &places {
-                let entry = place.entry_id;
-                if place.position != position {
-                    return Ok(Err(Tamper::Place {
-                        sequence,
-                        entry,
-                        expected: position as u64,
-                        found: place.position.max(0) as u64,
-                    }));
-                }
-                position += 1;
-                first.get_or_insert(entry);
-                last = Some(entry);
-                let Some(stored) = rows.remove(&entry) else {
-                    if !self.pruned.cover(row.sequence) {
-                        return Ok(Err(Tamper::Missing { sequence, entry }));
-                    }
-                    // Pruned: its leaf as sealed stands in; the records'
-                    // count is checked once every seal is read.
-                    report.entries_pruned += 1;
-                    root.push(place.leaf.as_slice().try_into().unwrap_or_default());
-                    continue;
-                };
-                let cells = StoredCells::read(&stored);
-                let cells = cells.cells()?;
-                let salt: Option<Salt> = place.salt.as_deref().and_then(|salt| salt.try_into().ok());
-                let sealed_commitment: Hash = place.commitment.as_slice().try_into().unwrap_or_default();
-                let changed = || Tamper::Entry {
-                    sequence,
-                    entry,
-                    column: changed_column(&place.column_digests, &cells, salt.as_ref()),
-                };
-                match &salt {
-                    Some(salt) if commitment(&cells, salt) != sealed_commitment => return Ok(Err(changed())),
-                    Some(_) => {}
-                    // A prune record is never anonymized: erased, it could
-                    // have been changed.
-                    None if stored.action == SEALED_PRUNE_ACTION => {
-                        return Ok(Err(Tamper::Entry {
-                            sequence,
-                            entry,
-                            column: Some("details"),
-                        }));
-                    }
-                    None => report.entries_erased += 1,
-                }
-                let leaf = entry_leaf(&cells, &sealed_commitment);
-                if place.leaf != leaf {
-                    return Ok(Err(changed()));
-                }
-                // Sealed after a seal of newer entries, and older than that
-                // seal by more than the bound: added afterwards, backdated.
-                if late_before.is_some_and(|(last_id, bound)| entry < last_id && stored.occurred_at < bound) {
-                    return Ok(Err(Tamper::SealedLate { sequence, entry }));
-                }
-                root.push(leaf);
-                report.entries_verified += 1;
-            }
-        }
-        if root.len() != seal.count {
-            return Ok(Err(Tamper::Count {
-                sequence,
-                sealed: seal.count,
-                found: root.len(),
-            }));
-        }
-        if first != Some(seal.first_entry) || last != Some(seal.last_entry) {
-            return Ok(Err(Tamper::Range { sequence }));
-        }
-        if root.root() != seal.root {
-            return Ok(Err(Tamper::Root { sequence }));
-        }
-        self.previous = Some((seal.last_entry, seal.sealed_at));
         Ok(Ok(()))
     }
 
-    /// The checks once every seal passed: the checkpoint is reached, no entry
-    /// names a missing seal, no old entry is unsealed.
+    /// The last entry of the seal before, and the time before which an
+    /// entry sealed after it was added afterwards.
+    fn late_before(&self) -> Option<(Uuid, DateTime<Utc>)> {
+        self.previous
+            .map(|(last_id, time)| (last_id, time - self.options.bound()))
+    }
+
+    fn seal_done(
+        &mut self,
+        row: &seal_row::Model,
+        report: &mut VerifyReport,
+        progress: &mut (impl FnMut(&VerifyReport) + Send),
+    ) -> Result<(), DbErr> {
+        self.previous = Some((row.last_entry, row.sealed_at));
+        report.seals_verified += 1;
+        report.newest = Some(checkpoint_of(row)?);
+        progress(report);
+        Ok(())
+    }
+
+    /// The checks once every seal passed: the checkpoint is reached, the
+    /// retention records account for the entries gone, no entry names a
+    /// missing seal, no old entry (in the scope) is unsealed.
     async fn after_seals(&self, report: &mut VerifyReport) -> Checked {
         let newest = self.chain.next_sequence() - 1;
         if let Some(checkpoint) = &self.options.checkpoint
@@ -341,11 +256,24 @@ impl Walk<'_> {
                 newest,
             }));
         }
-        if report.entries_pruned != self.pruned.entries {
-            return Ok(Err(Tamper::Pruned {
-                recorded: self.pruned.entries,
-                missing: report.entries_pruned,
-            }));
+        // Entries of other tenants are gone alike: the count is the whole
+        // chain's. Over part of the chain, the records naming its seals may
+        // also count entries of seals before it: they bound what is gone.
+        if self.options.scope.tenant.is_none() {
+            let (recorded, accounted) = match (self.options.scope.since, self.first_recomputed) {
+                (None, _) => (self.pruned.entries, report.entries_pruned == self.pruned.entries),
+                (Some(_), Some(first)) => {
+                    let recorded = self.pruned.entries_from(first);
+                    (recorded, report.entries_pruned <= recorded)
+                }
+                (Some(_), None) => (0, true),
+            };
+            if !accounted {
+                return Ok(Err(Tamper::Pruned {
+                    recorded,
+                    missing: report.entries_pruned,
+                }));
+            }
         }
         let orphan = seal_entry::Entity::find()
             .filter(seal_entry::Column::Chain.eq(self.options.chain.as_str()))
@@ -358,19 +286,22 @@ impl Walk<'_> {
                 entry: orphan.entry_id,
             }));
         }
-        report.entries_unsealed = Entity::find()
-            .filter(Expr::cust(UNSEALED))
-            .count(&self.store.db)
-            .await?;
+        let unsealed = || {
+            let mut unsealed = Entity::find().filter(Expr::cust(UNSEALED));
+            if let Some(tenant) = &self.options.scope.tenant {
+                unsealed = unsealed.filter(Column::TenantId.eq(tenant.as_str()));
+            }
+            unsealed
+        };
+        report.entries_unsealed = unsealed().count(&self.store.db).await?;
         let Some((_, newest_sealed_at)) = self.previous else {
             return Ok(Ok(()));
         };
         let backend = self.store.db.get_database_backend();
         let old = crate::filter::time_value(backend, newest_sealed_at - self.options.bound());
-        let forged = Entity::find()
+        let forged = unsealed()
             .select_only()
             .column(Column::Id)
-            .filter(Expr::cust(UNSEALED))
             .filter(Column::OccurredAt.lt(old))
             .into_tuple::<Uuid>()
             .one(&self.store.db)
@@ -380,4 +311,8 @@ impl Walk<'_> {
             None => Ok(()),
         })
     }
+}
+
+fn out_of_order() -> DbErr {
+    DbErr::Custom("verification read places before their seal".to_owned())
 }

@@ -3,38 +3,59 @@
 
 use std::fmt;
 
+use chrono::SecondsFormat;
 use tower_activity::seal::{ChainBreak, Checkpoint};
 use uuid::Uuid;
 
-/// The outcome of a verification: what was checked, and the first broken
-/// link if any ([`tamper`](Self::tamper)). It names the seal, the entry and
-/// what differs.
+use super::verify_options::VerifyScope;
+
+/// The outcome of a verification: what was checked, what was left out of
+/// the [scope](Self::scope), and the first broken link if any
+/// ([`tamper`](Self::tamper)). It names the seal, the entry and what differs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct VerifyReport {
+    /// What was to be recomputed: the whole log, unless a tenant or a time
+    /// narrowed it ([`VerifyOptions::tenant`](crate::VerifyOptions::tenant),
+    /// [`VerifyOptions::since`](crate::VerifyOptions::since)).
+    pub scope: VerifyScope,
     /// Entries recomputed from their stored columns and found in their seal.
     pub entries_verified: u64,
-    /// Seals whose chain link, root, count and id range (and signature, with
-    /// a public key) were checked.
+    /// Seals whose link to the seal before (and signature, with a public
+    /// key) was checked: every seal of the chain, whatever the scope.
     pub seals_verified: u64,
-    /// Entries not sealed yet (recent ones are simply waiting for the sealer).
+    /// Of those, the seals whose entries were read: their root, count and id
+    /// range recomputed from their entries' leaves. All of them, unless the
+    /// scope has a `since`.
+    pub seals_recomputed: u64,
+    /// Entries of the seals recomputed that are outside the scope (another
+    /// tenant's): their leaves as sealed enter the root; their columns were
+    /// not recomputed, and a change to them is not reported.
+    pub entries_out_of_scope: u64,
+    /// Entries of the seals before the scope's `since`, as those seals count
+    /// them: not read.
+    pub entries_unread: u64,
+    /// Entries not sealed yet (recent ones are simply waiting for the
+    /// sealer); with a tenant in the scope, that tenant's only.
     pub entries_unsealed: u64,
     /// Sealed entries whose erasable columns were anonymized: their salt is
     /// gone, their commitment stands in for them.
     pub entries_erased: u64,
     /// Sealed entries removed by retention, as its sealed records account
-    /// for them.
+    /// for them (with a tenant in the scope, they count as out of it: what
+    /// told whose they were went with them).
     pub entries_pruned: u64,
     /// Whether signatures were checked against a pinned public key.
     pub signatures_checked: bool,
     /// The newest seal verified, as a checkpoint to keep off the server.
     pub newest: Option<Checkpoint>,
-    /// The first broken link, or `None` when the log is intact.
+    /// The first broken link, or `None` when the log (in the scope) is
+    /// intact.
     pub tamper: Option<Tamper>,
 }
 
 impl VerifyReport {
-    /// Whether nothing was found changed, missing or added.
+    /// Whether nothing in the scope was found changed, missing or added.
     pub fn is_intact(&self) -> bool {
         self.tamper.is_none()
     }
@@ -42,8 +63,56 @@ impl VerifyReport {
 
 impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "seals verified:   {}", self.seals_verified)?;
-        writeln!(f, "entries verified: {}", self.entries_verified)?;
+        let whole = self.scope.is_whole_log();
+        let tenant = self
+            .scope
+            .tenant
+            .as_ref()
+            .map(|tenant| format!("tenant {tenant:?}"));
+        let since = self.scope.since.map(|since| {
+            format!(
+                "the seals made since {}",
+                since.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            )
+        });
+        let scope = match (&tenant, &since) {
+            (None, None) => "the whole log: every seal and every entry recomputed".to_owned(),
+            (Some(tenant), None) => format!("the entries of {tenant}"),
+            (None, Some(since)) => since.clone(),
+            (Some(tenant), Some(since)) => format!("the entries of {tenant} in {since}"),
+        };
+        writeln!(f, "scope:            {scope}")?;
+        write!(f, "seals verified:   {}", self.seals_verified)?;
+        match whole {
+            true => writeln!(f)?,
+            false => writeln!(f, " (every seal's link checked)")?,
+        }
+        write!(f, "seals recomputed: {}", self.seals_recomputed)?;
+        let before = self.seals_verified - self.seals_recomputed.min(self.seals_verified);
+        match before {
+            0 => writeln!(f)?,
+            before => writeln!(
+                f,
+                " (root, count and id range; the {before} before were not read)"
+            )?,
+        }
+        write!(f, "entries verified: {}", self.entries_verified)?;
+        match &tenant {
+            None => writeln!(f)?,
+            Some(tenant) => writeln!(f, " (of {tenant})")?,
+        }
+        let mut skipped = Vec::new();
+        if tenant.is_some() {
+            let out = self.entries_out_of_scope;
+            skipped.push(format!("{out} out of the scope (their leaves as sealed)"));
+        }
+        if since.is_some() {
+            let unread = self.entries_unread;
+            skipped.push(format!("{unread} in the seals before (not read)"));
+        }
+        if !skipped.is_empty() {
+            writeln!(f, "entries skipped:  {}", skipped.join(", "))?;
+        }
         writeln!(f, "entries erased:   {}", self.entries_erased)?;
         writeln!(f, "entries pruned:   {}", self.entries_pruned)?;
         writeln!(f, "entries unsealed: {}", self.entries_unsealed)?;

@@ -1,6 +1,9 @@
 //! `activity-log verify` and `activity-log checkpoint` on each backend.
 
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use sea_orm_activity::Sealer;
+use sea_orm_activity::entity::{Column, Entity};
 use tower_activity::seal::SealSigningKey;
 
 use crate::cli::{run, stderr, stdout, succeeded};
@@ -78,6 +81,67 @@ async fn checkpoint_without_a_seal_and_a_bad_key_file_are_refused() {
             "{}",
             stderr(&output)
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
+    each_backend(async |db| {
+        let mut events: Vec<_> = (0..6).map(varied).collect();
+        for event in &mut events {
+            event.id = uuid::Uuid::now_v7();
+            event.occurred_at = chrono::Utc::now();
+        }
+        events::write(db, &events).await;
+        Sealer::new(db.store())
+            .batch_size(4)
+            .seal_pending()
+            .await
+            .unwrap();
+        // Entries 1 and 4 are tenant_1's, entry 2 tenant_2's.
+        assert_eq!(events[2].tenant_id.as_deref(), Some("tenant_2"));
+        let report = succeeded(&run(db, &["verify", "--tenant", "tenant_1"]).await);
+        assert!(
+            report.starts_with("scope:            the entries of tenant \"tenant_1\"\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("entries verified: 2 (of tenant \"tenant_1\")\n"),
+            "{report}"
+        );
+        assert!(
+            report.contains("entries skipped:  4 out of the scope"),
+            "{report}"
+        );
+
+        Entity::update_many()
+            .col_expr(Column::Method, Expr::value("PATCH"))
+            .filter(Column::Id.eq(events[2].id))
+            .exec(&db.db)
+            .await
+            .unwrap();
+        succeeded(&run(db, &["verify", "--tenant", "tenant_1"]).await);
+        let output = run(db, &["verify", "--tenant", "tenant_2"]).await;
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(
+            stdout(&output).contains(&format!(
+                "seal 1, entry {}: the column `method` was changed",
+                events[2].id
+            )),
+            "{}",
+            stdout(&output)
+        );
+
+        // Every seal was made before: links and signatures only.
+        let report = succeeded(&run(db, &["verify", "--since", "2999-01-01"]).await);
+        assert!(
+            report.contains("seals recomputed: 0 (root, count and id range; the 2 before were not read)\n"),
+            "{report}"
+        );
+        assert!(report.contains("6 in the seals before (not read)"), "{report}");
+        let output = run(db, &["verify", "--since", "1h"]).await;
+        assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     })
     .await;
 }

@@ -20,5 +20,7 @@ mod schema;
 mod seal;
 #[cfg(feature = "seal")]
 mod seal_kept;
+#[cfg(feature = "seal")]
+mod seal_scope;
 mod support;
 mod write;

@@ -18,7 +18,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::merkle::{Hash, leaf_hash};
+use super::merkle::Hash;
 use crate::event::{COLUMNS, Cell};
 
 /// The first bytes of every leaf.
@@ -72,40 +72,68 @@ pub fn is_committed(name: &str) -> bool {
 /// values are `cells` (in the order of [`COLUMNS`]):
 /// `SHA-256(domain ‖ salt ‖ each committed column's name and value)`.
 pub fn commitment(cells: &[Cell<'_>; COLUMNS.len()], salt: &Salt) -> Hash {
-    let mut bytes = COMMITMENT_DOMAIN.to_vec();
-    bytes.extend_from_slice(salt);
+    let mut hash = Sha256::new();
+    hash.put(COMMITMENT_DOMAIN);
+    hash.put(salt);
     for (column, cell) in COLUMNS.iter().zip(cells) {
         if is_committed(column.name) {
-            push_name(&mut bytes, column.name);
-            push_cell(&mut bytes, cell);
+            push_name(&mut hash, column.name);
+            push_cell(&mut hash, cell);
         }
     }
-    Sha256::digest(&bytes).into()
+    hash.finalize().into()
 }
 
 /// The leaf hash of the entry whose stored values are `cells` (in the order
 /// of [`COLUMNS`]) and whose commitment is `commitment`: every column's name,
 /// then its value, or for a [committed](COMMITTED_COLUMNS) column a mark that
 /// its value is in the commitment; then the commitment. Hashed as RFC 6962
-/// hashes a leaf ([`leaf_hash`]).
+/// hashes a leaf ([`leaf_hash`](super::leaf_hash)), without the bytes being
+/// gathered first.
 pub fn entry_leaf(cells: &[Cell<'_>; COLUMNS.len()], commitment: &Hash) -> Hash {
-    leaf_hash(&entry_leaf_bytes(cells, commitment))
+    let mut hash = Sha256::new();
+    // `leaf_hash`'s prefix.
+    hash.put(&[0x00]);
+    put_leaf(&mut hash, cells, commitment);
+    hash.finalize().into()
 }
 
 /// The bytes [`entry_leaf`] hashes.
 pub fn entry_leaf_bytes(cells: &[Cell<'_>; COLUMNS.len()], commitment: &Hash) -> Vec<u8> {
-    let mut bytes = LEAF_DOMAIN.to_vec();
-    bytes.extend_from_slice(&(COLUMNS.len() as u32).to_be_bytes());
+    let mut bytes = Vec::new();
+    put_leaf(&mut bytes, cells, commitment);
+    bytes
+}
+
+fn put_leaf(bytes: &mut impl Put, cells: &[Cell<'_>; COLUMNS.len()], commitment: &Hash) {
+    bytes.put(LEAF_DOMAIN);
+    bytes.put(&(COLUMNS.len() as u32).to_be_bytes());
     for (column, cell) in COLUMNS.iter().zip(cells) {
-        push_name(&mut bytes, column.name);
+        push_name(bytes, column.name);
         if is_committed(column.name) {
-            bytes.push(IN_COMMITMENT);
+            bytes.put(&[IN_COMMITMENT]);
         } else {
-            push_cell(&mut bytes, cell);
+            push_cell(bytes, cell);
         }
     }
-    bytes.extend_from_slice(commitment);
-    bytes
+    bytes.put(commitment);
+}
+
+/// Where canonical bytes go: gathered, or straight into a hash.
+pub(super) trait Put {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Put for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Put for Sha256 {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
 }
 
 /// How many bytes of each column's digest [`column_digests`] keeps.
@@ -146,54 +174,71 @@ pub fn changed_column(
         .map(|((column, _), _)| column.name)
 }
 
+/// Whether `stored` (digests as [`column_digests`] made them) holds, for
+/// the column `name`, the digest of `cell` under `salt`: how a verifier tells
+/// which entries held a value when they were sealed, whatever they hold now.
+/// `false` when `name` is no column or `stored` has no digest for it; for a
+/// [committed](COMMITTED_COLUMNS) column only with a salt.
+///
+/// Four bytes of a digest: about one value in four billion matches another.
+pub fn column_digest_is(stored: &[u8], name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> bool {
+    let Some(at) = COLUMNS.iter().position(|column| column.name == name) else {
+        return false;
+    };
+    if is_committed(name) && salt.is_none() {
+        return false;
+    }
+    stored.get(at * DIGEST_BYTES..(at + 1) * DIGEST_BYTES) == Some(&column_digest(name, cell, salt)[..])
+}
+
 fn column_digest(name: &str, cell: &Cell<'_>, salt: Option<&Salt>) -> [u8; DIGEST_BYTES] {
-    let mut bytes = Vec::new();
-    push_name(&mut bytes, name);
+    let mut hash = Sha256::new();
+    push_name(&mut hash, name);
     if is_committed(name) {
         let Some(salt) = salt else {
             return [0; DIGEST_BYTES];
         };
-        bytes.extend_from_slice(salt);
+        hash.put(salt);
     }
-    push_cell(&mut bytes, cell);
-    let digest = Sha256::digest(&bytes);
+    push_cell(&mut hash, cell);
+    let digest = hash.finalize();
     let mut short = [0; DIGEST_BYTES];
     short.copy_from_slice(&digest[..DIGEST_BYTES]);
     short
 }
 
-pub(super) fn push_name(bytes: &mut Vec<u8>, name: &str) {
+pub(super) fn push_name(bytes: &mut impl Put, name: &str) {
     push_bytes(bytes, name.as_bytes());
 }
 
-fn push_bytes(bytes: &mut Vec<u8>, value: &[u8]) {
-    bytes.extend_from_slice(&(value.len() as u64).to_be_bytes());
-    bytes.extend_from_slice(value);
+fn push_bytes(bytes: &mut impl Put, value: &[u8]) {
+    bytes.put(&(value.len() as u64).to_be_bytes());
+    bytes.put(value);
 }
 
 /// One value: a tag (0 for none, 1 for a value) then the value at a fixed
 /// size or with its length.
-pub(super) fn push_cell(bytes: &mut Vec<u8>, cell: &Cell<'_>) {
+pub(super) fn push_cell(bytes: &mut impl Put, cell: &Cell<'_>) {
     match cell {
         Cell::Uuid(id) => {
-            bytes.push(1);
-            bytes.extend_from_slice(id.as_bytes());
+            bytes.put(&[1]);
+            bytes.put(id.as_bytes());
         }
         Cell::Time(time) => {
-            bytes.push(1);
-            bytes.extend_from_slice(&time.timestamp_micros().to_be_bytes());
+            bytes.put(&[1]);
+            bytes.put(&time.timestamp_micros().to_be_bytes());
         }
-        Cell::Text(None) | Cell::Integer(None) | Cell::Json(None) => bytes.push(0),
+        Cell::Text(None) | Cell::Integer(None) | Cell::Json(None) => bytes.put(&[0]),
         Cell::Text(Some(text)) => {
-            bytes.push(1);
+            bytes.put(&[1]);
             push_bytes(bytes, text.as_bytes());
         }
         Cell::Integer(Some(number)) => {
-            bytes.push(1);
-            bytes.extend_from_slice(&i64::from(*number).to_be_bytes());
+            bytes.put(&[1]);
+            bytes.put(&i64::from(*number).to_be_bytes());
         }
         Cell::Json(Some(details)) => {
-            bytes.push(1);
+            bytes.put(&[1]);
             // A JSON value always serializes; its own text is the fallback.
             let canonical = serde_json_canonicalizer::to_vec(&*details.as_value())
                 .unwrap_or_else(|_| details.as_json().into_owned().into_bytes());
@@ -207,6 +252,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::seal::leaf_hash;
     use crate::{ActivityEvent, Actor, Details};
 
     fn event() -> ActivityEvent {
@@ -284,6 +330,39 @@ mod tests {
             let digests = column_digests(&original.cells(), Some(&salt));
             assert_eq!(changed_column(&digests, &cells, Some(&salt)), Some(column.name));
         }
+    }
+
+    #[test]
+    fn the_leaf_is_the_leaf_hash_of_its_bytes() {
+        let event = event();
+        let cells = event.cells();
+        let commit = commitment(&cells, &[9; 16]);
+        assert_eq!(
+            entry_leaf(&cells, &commit),
+            leaf_hash(&entry_leaf_bytes(&cells, &commit))
+        );
+    }
+
+    #[test]
+    fn a_stored_digest_tells_which_value_a_column_held() {
+        let event = event();
+        let salt = [5; 16];
+        let digests = column_digests(&event.cells(), Some(&salt));
+        let acme = Cell::Text(Some("acme"));
+        assert!(column_digest_is(&digests, "tenant_id", &acme, None));
+        assert!(!column_digest_is(
+            &digests,
+            "tenant_id",
+            &Cell::Text(Some("other")),
+            None
+        ));
+        assert!(!column_digest_is(&digests, "tenant_id", &Cell::Text(None), None));
+        // Erased digests, an unknown column, a committed column without its salt.
+        assert!(!column_digest_is(&[], "tenant_id", &acme, None));
+        assert!(!column_digest_is(&digests, "no_such_column", &acme, None));
+        let actor = Cell::Text(Some("u_1"));
+        assert!(!column_digest_is(&digests, "actor_id", &actor, None));
+        assert!(column_digest_is(&digests, "actor_id", &actor, Some(&salt)));
     }
 
     /// `event` with the text column `name` set to another value.

@@ -19,8 +19,8 @@ mod signing;
 pub use self::chain::{ChainBreak, ChainCheck};
 pub use self::checkpoint::{Checkpoint, InvalidCheckpoint};
 pub use self::leaf::{
-    COMMITTED_COLUMNS, Salt, changed_column, column_digests, commitment, entry_leaf, entry_leaf_bytes,
-    is_committed, new_salt, new_salts,
+    COMMITTED_COLUMNS, Salt, changed_column, column_digest_is, column_digests, commitment, entry_leaf,
+    entry_leaf_bytes, is_committed, new_salt, new_salts,
 };
 pub use self::merkle::{
     Hash, MerkleRoot, inclusion_proof, leaf_hash, merkle_root, node_hash, verify_inclusion,

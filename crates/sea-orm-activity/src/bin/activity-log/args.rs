@@ -8,6 +8,8 @@ use clap::builder::{OsStringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use sea_orm_activity::ExportFormat;
+
+pub(crate) use crate::seal_commands::VerifyArgs;
 use tower_activity::{
     ActionPattern, ActionSelector, ActivityFilter, ActorKind, Cursor, InvalidActionSelector, Outcome,
 };
@@ -106,22 +108,7 @@ pub(crate) enum Command {
     /// Check that no entry or seal was changed, removed or added behind the
     /// sealer's back: every leaf, root, link and signature recomputed from the
     /// stored rows. Exits with status 1 on any tampering.
-    Verify {
-        /// The chain of seals to verify.
-        #[arg(long, default_value = "main", value_parser = text())]
-        chain: String,
-        /// The seals' Ed25519 public key: a file holding its 32 bytes in hex.
-        /// Without it, signatures are not checked.
-        #[arg(long, value_name = "FILE")]
-        public_key: Option<PathBuf>,
-        /// A checkpoint kept off the server (from `activity-log checkpoint`):
-        /// the log must still hold that seal, unchanged.
-        #[arg(long, value_name = "FILE")]
-        checkpoint: Option<PathBuf>,
-        /// How long an entry may wait for its seal (5m, 1h, …).
-        #[arg(long, default_value = "5m", value_parser = duration, value_name = "AGE")]
-        max_unsealed_age: Duration,
-    },
+    Verify(VerifyArgs),
     /// Print the newest seal as a checkpoint: a small text file to keep
     /// elsewhere and give to `verify --checkpoint`.
     Checkpoint {
@@ -218,7 +205,7 @@ impl FilterArgs {
 }
 
 /// `90d`, `12h`, `30m`, `1h30m`, `500ms`.
-fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text)
         .map_err(|error| format!("{error} (expected an age such as 90d, 12h or 30m)"))
 }
@@ -235,14 +222,14 @@ fn keep_rule(text: &str) -> Result<(ActionPattern, Duration), String> {
     Ok((pattern, duration(age)?))
 }
 
-/// RFC 3339, `YYYY-MM-DD` (UTC midnight), or an age before now.
 /// A text argument, refused by name when it is not UTF-8 (clap's own check
 /// does not say which argument it was).
-fn text() -> impl TypedValueParser<Value = String> {
+pub(crate) fn text() -> impl TypedValueParser<Value = String> {
     OsStringValueParser::new().try_map(|text| text.into_string().map_err(|_| "not valid UTF-8"))
 }
 
-fn time(text: &str) -> Result<DateTime<Utc>, String> {
+/// RFC 3339, `YYYY-MM-DD` (UTC midnight), or an age before now.
+pub(crate) fn time(text: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(time) = DateTime::parse_from_rfc3339(text) {
         return Ok(time.to_utc());
     }

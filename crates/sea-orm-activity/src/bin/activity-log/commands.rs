@@ -135,21 +135,7 @@ async fn execute(
 ) -> Result<(), BoxError> {
     match command {
         Command::Actions { .. } => unreachable!("answered before connecting"),
-        Command::Verify {
-            chain,
-            public_key,
-            checkpoint,
-            max_unsealed_age,
-        } => {
-            seal_commands::verify(
-                &store,
-                chain,
-                public_key.as_deref(),
-                checkpoint.as_deref(),
-                max_unsealed_age,
-            )
-            .await
-        }
+        Command::Verify(args) => seal_commands::verify(&store, args).await,
         Command::Checkpoint { chain } => seal_commands::checkpoint(&store, &chain).await,
         Command::Migrate => {
             let pending = ActivityMigrator::get_pending_migrations(&db)

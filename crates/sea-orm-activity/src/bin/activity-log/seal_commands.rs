@@ -1,32 +1,64 @@
 //! `verify` and `checkpoint`: the sealed log checked from the stored rows,
 //! and its newest seal written down to keep elsewhere.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use clap::Args;
 use indicatif::ProgressBar;
 use sea_orm_activity::{SeaOrmStore, VerifyOptions};
 use tower_activity::seal::{Checkpoint, SealPublicKey};
 
+use crate::args::{duration, text, time};
 use crate::commands::{BoxError, doing, print, progress};
 
-/// Verifies the chain `chain`, printing the report; an error when it was
-/// tampered with, so the command exits with status 1.
-pub(crate) async fn verify(
-    store: &SeaOrmStore,
+/// What `verify` checks, and how much of the log it recomputes.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The chain of seals to verify.
+    #[arg(long, default_value = "main", value_parser = text())]
     chain: String,
-    public_key: Option<&Path>,
-    checkpoint: Option<&Path>,
+    /// The seals' Ed25519 public key: a file holding its 32 bytes in hex.
+    /// Without it, signatures are not checked.
+    #[arg(long, value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    /// A checkpoint kept off the server (from `activity-log checkpoint`):
+    /// the log must still hold that seal, unchanged.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<PathBuf>,
+    /// How long an entry may wait for its seal (5m, 1h, …).
+    #[arg(long, default_value = "5m", value_parser = duration, value_name = "AGE")]
     max_unsealed_age: Duration,
-) -> Result<(), BoxError> {
+    /// Recompute only this tenant's entries, for a report to give it; every
+    /// seal's link, signature and root are still checked, the other tenants'
+    /// entries are not.
+    #[arg(long, value_parser = text())]
+    tenant: Option<String>,
+    /// Recompute only the seals made since this time and their entries; the
+    /// seals before have their links and signatures checked only. RFC 3339,
+    /// a date, or an age (24h).
+    #[arg(long, value_parser = time, value_name = "TIME")]
+    since: Option<DateTime<Utc>>,
+}
+
+/// Verifies the chain, printing the report; an error when it was tampered
+/// with, so the command exits with status 1.
+pub(crate) async fn verify(store: &SeaOrmStore, args: VerifyArgs) -> Result<(), BoxError> {
     let mut options = VerifyOptions::new()
-        .chain(chain)
-        .max_unsealed_age(max_unsealed_age);
-    if let Some(path) = public_key {
+        .chain(args.chain)
+        .max_unsealed_age(args.max_unsealed_age);
+    if let Some(path) = &args.public_key {
         options = options.public_key(read_public_key(path)?);
     }
-    if let Some(path) = checkpoint {
+    if let Some(path) = &args.checkpoint {
         options = options.checkpoint(read_checkpoint(path)?);
+    }
+    if let Some(tenant) = args.tenant {
+        options = options.tenant(tenant);
+    }
+    if let Some(since) = args.since {
+        options = options.since(since);
     }
     let spinner = progress(
         ProgressBar::new_spinner(),
