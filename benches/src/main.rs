@@ -146,7 +146,7 @@ struct Options {
     #[arg(long, global = true, value_enum, value_delimiter = ',')]
     variants: Vec<Variant>,
 
-    /// ingest and sealing: events through the recorder and COPY [default: 200000, quick: 20000].
+    /// ingest, sealing and outage: events through the recorder and COPY (outage: the short ingest shown beside its yardstick) [default: 200000, quick: 20000].
     #[arg(long, global = true)]
     events: Option<u64>,
     /// sealing: leave out the verification of the sealed log (the ingest runs only).
