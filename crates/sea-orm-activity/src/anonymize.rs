@@ -2,15 +2,15 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, IsolationLevel, QueryFilter,
-    QueryOrder, QuerySelect, SqliteTransactionMode, TransactionOptions, TransactionTrait, TryIntoModel,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, TryIntoModel,
 };
 use tower_activity::{Action, ActivityEvent, prepare_event};
 
 use crate::anonymize_policy::AnonymizePolicy;
 use crate::anonymize_words::{Words, replace_words};
 use crate::entity::{ActiveModel, Column, Entity, Model};
-use crate::rewrite_lock;
+use crate::rewrite_lock::{self, row_locking};
 use crate::seal::tables::seal_entry;
 use crate::sink::insert_events;
 use crate::store::SeaOrmStore;
@@ -117,25 +117,6 @@ pub(crate) fn details_text(backend: DbBackend) -> Expr {
         DbBackend::MySql => "CAST(details AS CHAR)",
         _ => "details",
     })
-}
-
-/// How a chunk's transaction starts so that the rows it reads stay as read
-/// until it commits: the rows are read `FOR UPDATE` on PostgreSQL and MySQL;
-/// MySQL runs it at `READ COMMITTED`, so that it locks the rows it reads
-/// rather than the gaps between them too, and inserts keep flowing; SQLite,
-/// which has no row locks, takes its write lock when the transaction starts.
-pub(crate) fn row_locking(backend: DbBackend) -> TransactionOptions {
-    match backend {
-        DbBackend::Sqlite => TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        },
-        DbBackend::MySql => TransactionOptions {
-            isolation_level: Some(IsolationLevel::ReadCommitted),
-            ..TransactionOptions::default()
-        },
-        _ => TransactionOptions::default(),
-    }
 }
 
 impl SeaOrmStore {

@@ -5,13 +5,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_orm::{ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+};
 use tower_activity::{Action, ActionPattern, ActivityEvent, Actor};
 use uuid::Uuid;
 
 use crate::entity::{Column, Entity};
 use crate::filter::{self, action_in};
-use crate::rewrite_lock;
+use crate::rewrite_lock::{self, row_locking};
 use crate::seal::prune_record::{SEALED_PRUNE_ACTION, record_sealed_prune};
 use crate::store::SeaOrmStore;
 use crate::transactional::log_activity_in;
@@ -271,12 +273,18 @@ impl SeaOrmStore {
             older =
                 older.add(Column::OccurredAt.gte(filter::time_value(self.db.get_database_backend(), from)));
         }
-        let txn = self.db.begin().await?;
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin_with_options(row_locking(backend)).await?;
         rewrite_lock::shared(&txn).await?;
-        let rows: Vec<(Uuid, DateTime<Utc>)> = filter::oldest(older, self.chunk_size)
-            .into_tuple()
-            .all(&txn)
-            .await?;
+        let mut oldest = filter::oldest(older, self.chunk_size);
+        if backend == DbBackend::MySql {
+            // A sealing round on MySQL reads its entries `FOR UPDATE`. Locking
+            // the chunk's rows before looking for their places makes the two
+            // wait for each other: an entry a round seals meanwhile is
+            // recorded as pruned, never deleted from behind its seal.
+            oldest = oldest.lock_exclusive();
+        }
+        let rows: Vec<(Uuid, DateTime<Utc>)> = oldest.into_tuple().all(&txn).await?;
         let last = rows.len() < self.chunk_size;
         let reached = rows.last().map(|(_, time)| *time);
         let deleted = if let Some(up_to) = reached {

@@ -14,10 +14,14 @@
 //! sealer. The lock lasts until the end of the transaction.
 //!
 //! Holding one lock for the round costs nothing per entry, where reading the
-//! entries `FOR UPDATE` writes a lock into each row. MySQL rounds read
-//! `FOR UPDATE`; SQLite has a single writer. Elsewhere these do nothing.
+//! entries `FOR UPDATE` writes a lock into each row. On MySQL, rounds,
+//! anonymization chunks and prune chunks all read their entries
+//! `FOR UPDATE` instead; SQLite has a single writer. Elsewhere these do
+//! nothing.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, IsolationLevel, SqliteTransactionMode, Statement, TransactionOptions,
+};
 
 /// The lock's key among the database's advisory locks (the sealer's chain
 /// locks use keys hashed from the chain's name).
@@ -47,4 +51,24 @@ async fn take<C: ConnectionTrait>(txn: &C, sql: &str) -> Result<(), DbErr> {
         .await?;
     }
     Ok(())
+}
+
+/// How a transaction that reads entries to rewrite, delete or seal them
+/// starts, so that the rows it reads stay as read until it commits: MySQL
+/// runs it at `READ COMMITTED`, so that its `FOR UPDATE` reads lock the rows
+/// they read rather than the gaps between them too, and inserts keep
+/// flowing; SQLite, which has no row locks, takes its write lock when the
+/// transaction starts.
+pub(crate) fn row_locking(backend: DbBackend) -> TransactionOptions {
+    match backend {
+        DbBackend::Sqlite => TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        },
+        DbBackend::MySql => TransactionOptions {
+            isolation_level: Some(IsolationLevel::ReadCommitted),
+            ..TransactionOptions::default()
+        },
+        _ => TransactionOptions::default(),
+    }
 }

@@ -15,8 +15,7 @@ use super::places::{Place, write_places};
 use super::sealer::{SealError, Sealer};
 use super::stored::stored_seal;
 use super::tables::seal_row;
-use crate::anonymize::row_locking;
-use crate::rewrite_lock;
+use crate::rewrite_lock::{self, row_locking};
 
 /// What a round sealed.
 pub(super) struct Sealed {

@@ -225,3 +225,74 @@ async fn sealing_rounds_that_fail_while_the_database_is_out_are_retried() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_prune_beside_a_sealing_round_records_what_the_round_sealed() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use crate::support::{Backend, on_backend};
+
+    // On MySQL a round reads its entries `FOR UPDATE`; a prune of the same
+    // entry must wait for it and record the seal, not delete the entry
+    // behind it unrecorded.
+    on_backend(Backend::MySql, true, &async |db: &TestDb| {
+        let mut old = recent(0);
+        old.occurred_at = Utc::now() - TimeDelta::days(100);
+        events::write(db, std::slice::from_ref(&old)).await;
+        // Another transaction holds the first place of the chain's first
+        // seal, so the round stops at writing the entry's place: after
+        // reading (and locking) the entry, before its commit.
+        let holder = db.db.begin().await.unwrap();
+        holder
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::MySql,
+                "INSERT INTO activity_seal_entry \
+                 (entry_id, chain, sequence, position, salt, commitment, leaf, column_digests) \
+                 VALUES (?, 'main', 1, 0, NULL, x'00', x'00', x'00')",
+                [Uuid::now_v7().into()],
+            ))
+            .await
+            .unwrap();
+        let store = db.store();
+        let sealing = tokio::spawn(async move { Sealer::new(store).signing_key(key()).seal_pending().await });
+        wait_for_lock_waits(db, 1).await;
+        let store = db.store();
+        let pruning = tokio::spawn(async move {
+            let policy = sea_orm_activity::RetentionPolicy::new(std::time::Duration::from_secs(30 * 86_400));
+            store.prune(&policy, Utc::now()).await
+        });
+        wait_for_lock_waits(db, 2).await;
+        holder.rollback().await.unwrap();
+
+        assert_eq!(sealing.await.unwrap().unwrap(), 1);
+        assert_eq!(pruning.await.unwrap().unwrap().pruned, 1);
+        let report = seal_and_verify(db).await;
+        assert_eq!(report.entries_pruned, 1, "{report}");
+    })
+    .await;
+}
+
+/// Waits until `count` transactions on `db`'s database wait for a row lock.
+/// The server refreshes what it shows of its transactions only when they
+/// were last looked at 100 ms ago or more: look less often than that.
+async fn wait_for_lock_waits(db: &TestDb, count: i64) {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    for _ in 0..50 {
+        let row = db
+            .db
+            .query_one_raw(Statement::from_string(
+                DbBackend::MySql,
+                "SELECT COUNT(*) FROM information_schema.INNODB_TRX AS trx \
+                 JOIN information_schema.PROCESSLIST AS process ON process.ID = trx.trx_mysql_thread_id \
+                 WHERE trx.trx_state = 'LOCK WAIT' AND process.DB = DATABASE()",
+            ))
+            .await
+            .unwrap();
+        if row.and_then(|row| row.try_get_by_index::<i64>(0).ok()) >= Some(count) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("no {count} transactions waiting for a lock after 10 s");
+}
