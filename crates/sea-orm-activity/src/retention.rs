@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use tower_activity::{Action, ActionPattern, ActivityEvent, Actor};
 use uuid::Uuid;
@@ -276,19 +277,17 @@ impl SeaOrmStore {
         let backend = self.db.get_database_backend();
         let txn = self.db.begin_with_options(row_locking(backend)).await?;
         rewrite_lock::shared(&txn).await?;
-        let mut oldest = filter::oldest(older, self.chunk_size);
-        if backend == DbBackend::MySql {
-            // A sealing round on MySQL reads its entries `FOR UPDATE`. Locking
-            // the chunk's rows before looking for their places makes the two
-            // wait for each other: an entry a round seals meanwhile is
-            // recorded as pruned, never deleted from behind its seal.
-            oldest = oldest.lock_exclusive();
-        }
-        let rows: Vec<(Uuid, DateTime<Utc>)> = oldest.into_tuple().all(&txn).await?;
+        let rows: Vec<(Uuid, DateTime<Utc>)> = filter::oldest(older, self.chunk_size)
+            .into_tuple()
+            .all(&txn)
+            .await?;
         let last = rows.len() < self.chunk_size;
         let reached = rows.last().map(|(_, time)| *time);
         let deleted = if let Some(up_to) = reached {
-            let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+            let mut ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+            if backend == DbBackend::MySql {
+                ids = lock_in_id_order(&txn, ids).await?;
+            }
             record_sealed_prune(&txn, &ids, up_to).await?;
             Entity::delete_many()
                 .filter(Column::Id.is_in(ids))
@@ -305,6 +304,24 @@ impl SeaOrmStore {
             reached,
         })
     }
+}
+
+/// Locks the rows of `ids` that are still stored, in id order, and returns
+/// their ids. A sealing round on MySQL reads its entries `FOR UPDATE` in id
+/// order: a chunk that locks its rows the same way before looking for their
+/// places waits for a round under way (and a round for it) without the two
+/// ever waiting for each other at once, so an entry sealed meanwhile is
+/// recorded as pruned, never deleted from behind its seal.
+async fn lock_in_id_order<C: ConnectionTrait>(txn: &C, ids: Vec<Uuid>) -> Result<Vec<Uuid>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Id.is_in(ids))
+        .order_by_asc(Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(txn)
+        .await
 }
 
 /// What one chunk of a prune did.
