@@ -3,7 +3,7 @@
 //! goes away; and an entry's inclusion proof holds.
 
 use chrono::{TimeDelta, Utc};
-use sea_orm::{EntityTrait, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, TransactionTrait};
 use tower_activity::seal::SealSigningKey;
 use uuid::Uuid;
 
@@ -12,7 +12,7 @@ use sea_orm_activity::{AnonymizePolicy, Sealer, Tamper, log_activity_in};
 
 use crate::events;
 use crate::seal::{assert_intact, key, recent, rows, sealed_log, sql, verify};
-use crate::support::{TestDb, each_backend};
+use crate::support::{Backend, TestDb, each_backend, on_backend};
 
 /// Seals what is pending, then verifies: the log must be intact.
 async fn seal_and_verify(db: &TestDb) -> sea_orm_activity::VerifyReport {
@@ -228,10 +228,6 @@ async fn sealing_rounds_that_fail_while_the_database_is_out_are_retried() {
 
 #[tokio::test]
 async fn a_prune_beside_a_sealing_round_records_what_the_round_sealed() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-
-    use crate::support::{Backend, on_backend};
-
     // On MySQL a round reads its entries `FOR UPDATE`; a prune of the same
     // entry must wait for it and record the seal, not delete the entry
     // behind it unrecorded.
@@ -276,8 +272,6 @@ async fn a_prune_beside_a_sealing_round_records_what_the_round_sealed() {
 /// The server refreshes what it shows of its transactions only when they
 /// were last looked at 100 ms ago or more: look less often than that.
 async fn wait_for_lock_waits(db: &TestDb, count: i64) {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-
     for _ in 0..50 {
         let row = db
             .db
