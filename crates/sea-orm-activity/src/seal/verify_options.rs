@@ -62,7 +62,9 @@ impl VerifyOptions {
     /// How long an entry may wait for its seal (the sealer's interval, plus
     /// the longest transaction that writes the log, with a margin): an entry
     /// older than this relative to the seals around it, unsealed or sealed
-    /// late, was added afterwards.
+    /// late, was added afterwards. Events a recorder's spool replays after
+    /// an outage are written late with the times they were recorded at: with
+    /// a spool, make this longer than the longest outage it is to ride out.
     pub fn max_unsealed_age(mut self, age: Duration) -> Self {
         self.max_unsealed_age = age;
         self
