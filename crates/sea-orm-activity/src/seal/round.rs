@@ -17,6 +17,17 @@ use super::stored::stored_seal;
 use super::tables::seal_row;
 use crate::rewrite_lock::{self, row_locking};
 
+/// How a round ended.
+pub(super) enum Round {
+    /// It wrote a seal.
+    Sealed(Sealed),
+    /// Nothing from its start on was left to seal.
+    Empty,
+    /// Another sealer held the chain, or wrote the same seal first: this
+    /// round read nothing it may count as read.
+    Busy,
+}
+
 /// What a round sealed.
 pub(super) struct Sealed {
     /// How many entries.
@@ -27,36 +38,35 @@ pub(super) struct Sealed {
 
 impl Sealer {
     /// Writes one seal over up to a batch of the entries not yet sealed from
-    /// `start` on; `None` when there were none or another sealer held the
-    /// chain.
-    pub(super) async fn round(&self, start: Start) -> Result<Option<Sealed>, SealError> {
+    /// `start` on.
+    pub(super) async fn round(&self, start: Start) -> Result<Round, SealError> {
         let db = &self.store.db;
         let backend = db.get_database_backend();
         let txn = db.begin_with_options(row_locking(backend)).await?;
         match self.seal_in(&txn, start).await {
-            Ok(Some(sealed)) => match txn.commit().await {
-                Ok(()) => Ok(Some(sealed)),
-                Err(error) if lost_race(&error) => Ok(None),
+            Ok(Round::Sealed(sealed)) => match txn.commit().await {
+                Ok(()) => Ok(Round::Sealed(sealed)),
+                Err(error) if lost_race(&error) => Ok(Round::Busy),
                 Err(error) => Err(error.into()),
             },
-            Ok(None) => {
+            Ok(ended) => {
                 txn.rollback().await?;
-                Ok(None)
+                Ok(ended)
             }
             Err(SealError::Database(error)) if lost_race(&error) => {
                 // Another sealer wrote the same seal first: the rollback on
                 // drop leaves nothing of this round.
-                Ok(None)
+                Ok(Round::Busy)
             }
             Err(error) => Err(error),
         }
     }
 
-    async fn seal_in(&self, txn: &DatabaseTransaction, start: Start) -> Result<Option<Sealed>, SealError> {
+    async fn seal_in(&self, txn: &DatabaseTransaction, start: Start) -> Result<Round, SealError> {
         let backend = txn.get_database_backend();
         if backend == DbBackend::Postgres {
             if !advisory_lock(txn, &self.chain).await? {
-                return Ok(None);
+                return Ok(Round::Busy);
             }
             rewrite_lock::exclusive(txn).await?;
         }
@@ -72,7 +82,7 @@ impl Sealer {
             rows.first().map(PendingEntry::id),
             rows.last().map(PendingEntry::id),
         ) else {
-            return Ok(None);
+            return Ok(Round::Empty);
         };
         let (sequence, previous) = match &head {
             Some(head) => (head.sequence + 1, stored_seal(head)?.hash()),
@@ -108,7 +118,7 @@ impl Sealer {
         .exec_without_returning(txn)
         .await?;
         write_places(txn, &self.chain, sequence, &places).await?;
-        Ok(Some(Sealed {
+        Ok(Round::Sealed(Sealed {
             count: seal.count,
             last,
         }))

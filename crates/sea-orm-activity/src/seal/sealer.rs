@@ -12,6 +12,7 @@ use tokio::time::MissedTickBehavior;
 use tower_activity::seal::SealSigningKey;
 
 use super::pending::Start;
+use super::round::Round;
 use super::sweep::Sweep;
 use crate::store::SeaOrmStore;
 
@@ -165,14 +166,15 @@ impl Sealer {
     /// none or another sealer held the chain.
     pub async fn seal_next(&self) -> Result<Option<u64>, SealError> {
         let pass = self.sweep().plan(Instant::now(), Utc::now(), self.lookback, true);
-        let sealed = self.round(pass.start).await?;
-        if sealed
-            .as_ref()
-            .is_none_or(|sealed| sealed.count < self.batch_size as u64)
-        {
+        let (read_all, sealed) = match self.round(pass.start).await? {
+            Round::Sealed(sealed) => (sealed.count < self.batch_size as u64, Some(sealed.count)),
+            Round::Empty => (true, None),
+            Round::Busy => (false, None),
+        };
+        if read_all {
             self.sweep().done(&pass);
         }
-        Ok(sealed.map(|sealed| sealed.count))
+        Ok(sealed)
     }
 
     /// Seals the entries not yet sealed from where the sweep says, a batch a
@@ -184,12 +186,21 @@ impl Sealer {
             .plan(Instant::now(), Utc::now(), self.lookback, look_back);
         let mut start = pass.start;
         let mut sealed = 0;
-        while let Some(round) = self.round(start).await? {
-            sealed += round.count;
-            if round.count < self.batch_size as u64 {
-                break;
+        loop {
+            match self.round(start).await? {
+                Round::Sealed(round) if round.count == self.batch_size as u64 => {
+                    sealed += round.count;
+                    start = Start::After(round.last);
+                }
+                Round::Sealed(round) => {
+                    sealed += round.count;
+                    break;
+                }
+                Round::Empty => break,
+                // Another sealer holds the chain: the next pass starts where
+                // this one did, as after a failure.
+                Round::Busy => return Ok(sealed),
             }
-            start = Start::After(round.last);
         }
         self.sweep().done(&pass);
         Ok(sealed)

@@ -154,11 +154,14 @@ impl EntriesCheck {
             None => false,
         };
         let Some(stored) = rows.get(&entry) else {
-            // Retention erases the digests of what it deletes, and records it.
-            let pruned = self.pruned_by_retention && digests()?.is_empty();
+            // Retention erases the digests of what it deletes, and records it;
+            // digests erased in a seal no record names hide a deletion, whoever's
+            // entry it was.
+            let erased = digests()?.is_empty();
+            let pruned = self.pruned_by_retention && erased;
             match tenant {
                 None if pruned => self.counts.pruned += 1,
-                Some(_) if !sealed_as_tenant => self.counts.out_of_scope += 1,
+                Some(_) if !sealed_as_tenant && (pruned || !erased) => self.counts.out_of_scope += 1,
                 _ => return Ok(Err(Tamper::Missing { sequence, entry })),
             }
             self.root.push(place.stored_leaf());

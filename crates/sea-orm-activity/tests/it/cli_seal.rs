@@ -2,23 +2,19 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use sea_orm_activity::Sealer;
-use sea_orm_activity::entity::{Column, Entity};
-use tower_activity::ActivityEvent;
-use tower_activity::seal::SealSigningKey;
+use sea_orm_activity::entity::{Column, Entity, Model};
 
 use crate::cli::{run, stderr, stdout, succeeded};
-use crate::events::{self, varied};
+use crate::seal::{key, rows, sealed_log};
 use crate::support::{TestDb, each_backend};
 
 #[tokio::test]
 async fn verify_passes_then_names_the_entry_edited_by_hand() {
     each_backend(async |db| {
-        let key = SealSigningKey::from_bytes(&[5; 32]);
-        let events = sealed_six(db, Sealer::new(db.store()).signing_key(key.clone())).await;
+        let events = sealed_six(db).await;
         let dir = tempfile::tempdir().unwrap();
         let public_key = dir.path().join("seal.pub");
-        std::fs::write(&public_key, hex(&key.public_key().to_bytes())).unwrap();
+        std::fs::write(&public_key, hex(&key().public_key().to_bytes())).unwrap();
         let checkpoint = dir.path().join("checkpoint.txt");
         let text = succeeded(&run(db, &["checkpoint"]).await);
         assert!(
@@ -78,7 +74,7 @@ async fn checkpoint_without_a_seal_and_a_bad_key_file_are_refused() {
 #[tokio::test]
 async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
     each_backend(async |db| {
-        let events = sealed_six(db, Sealer::new(db.store())).await;
+        let events = sealed_six(db).await;
         // Entries 1 and 4 are tenant_1's, entry 2 tenant_2's.
         assert_eq!(events[2].tenant_id.as_deref(), Some("tenant_2"));
         let report = succeeded(&run(db, &["verify", "--tenant", "tenant_1"]).await);
@@ -120,23 +116,26 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
             "{report}"
         );
         assert!(report.contains("6 in the seals before (not read)"), "{report}");
+        // Both seals were made within the hour: the changed entry is found.
         let output = run(db, &["verify", "--since", "1h"]).await;
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+        assert!(
+            stdout(&output).contains(&format!(
+                "seal 1, entry {}: the column `method` was changed",
+                events[2].id
+            )),
+            "{}",
+            stdout(&output)
+        );
     })
     .await;
 }
 
-/// Six varied entries made now, written, and sealed by `sealer` four to a
-/// seal (two seals).
-async fn sealed_six(db: &TestDb, sealer: Sealer) -> Vec<ActivityEvent> {
-    let mut events: Vec<_> = (0..6).map(varied).collect();
-    for event in &mut events {
-        event.id = uuid::Uuid::now_v7();
-        event.occurred_at = chrono::Utc::now();
-    }
-    events::write(db, &events).await;
-    sealer.batch_size(4).seal_pending().await.unwrap();
-    events
+/// Six varied entries made now, written and sealed four to a seal (two
+/// seals), as stored.
+async fn sealed_six(db: &TestDb) -> Vec<Model> {
+    let _sealer = sealed_log(db, 6, 4).await;
+    rows(db).await
 }
 
 fn hex(bytes: &[u8]) -> String {

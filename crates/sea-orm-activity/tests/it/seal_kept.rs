@@ -39,10 +39,9 @@ async fn an_anonymized_log_still_verifies() {
         let report = seal_and_verify(db).await;
         assert_eq!(report.entries_erased, changed, "[{}]", db.backend);
         // Without the salt, the commitment is all that is left.
-        use sea_orm::ConnectionTrait;
         let salts = db
             .db
-            .query_one_raw(sea_orm::Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 db.db.get_database_backend(),
                 "SELECT COUNT(*) FROM activity_seal_entry WHERE salt IS NULL",
             ))
@@ -122,14 +121,17 @@ async fn an_entry_committed_after_newer_ones_were_sealed_is_sealed_by_the_next_p
         assert_eq!(sealer.seal_pending().await.unwrap(), 5, "[{}]", db.backend);
         events::write(db, &[late]).await;
         assert_eq!(sealer.seal_pending().await.unwrap(), 1, "[{}]", db.backend);
-        // And through a running sealer, whose last pass reads the lookback.
+        // And through a running sealer's ordinary passes, before its last
+        // one (which reads the whole lookback).
         let sealer = Sealer::new(db.store())
             .signing_key(key())
             .interval(std::time::Duration::from_millis(5))
             .spawn();
         let late = recent(6);
         events::write(db, &[recent(7)]).await;
+        wait_until_sealed(db, 7).await;
         events::write(db, &[late]).await;
+        wait_until_sealed(db, 8).await;
         sealer.shutdown().await;
         let report = verify(db).await;
         assert_intact(db, &report);
@@ -217,6 +219,8 @@ async fn sealing_rounds_that_fail_while_the_database_is_out_are_retried() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         sql(db, "ALTER TABLE activity_seal_away RENAME TO activity_seal").await;
         events::write(db, &(12..14).map(recent).collect::<Vec<_>>()).await;
+        // Sealed by the retried passes, not only by the stopping one.
+        wait_until_sealed(db, 14).await;
         sealer.shutdown().await;
         let report = verify(db).await;
         assert_intact(db, &report);
@@ -266,6 +270,28 @@ async fn a_prune_beside_a_sealing_round_records_what_the_round_sealed() {
         assert_eq!(report.entries_pruned, 1, "{report}");
     })
     .await;
+}
+
+/// Waits until `count` entries are sealed, for at most 10 s.
+async fn wait_until_sealed(db: &TestDb, count: i64) {
+    let mut sealed = 0;
+    for _ in 0..1_000 {
+        sealed = db
+            .db
+            .query_one_raw(Statement::from_string(
+                db.db.get_database_backend(),
+                "SELECT COUNT(*) FROM activity_seal_entry",
+            ))
+            .await
+            .unwrap()
+            .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(0);
+        if sealed >= count {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("[{}] {sealed} of {count} entries sealed after 10 s", db.backend);
 }
 
 /// Waits until `count` transactions on `db`'s database wait for a row lock.

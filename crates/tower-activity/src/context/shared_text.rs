@@ -1,8 +1,9 @@
 //! The request's texts that events share: the client address, the user
 //! agent and the method, each made once per request at most. The common
 //! methods are made once per process; the last address and user agent each
-//! thread saw are kept, so that consecutive requests from one client (a
-//! keep-alive connection stays on its thread) share them too.
+//! thread saw are kept, so that consecutive requests one thread handles for
+//! one client share them too (a runtime worker often takes a keep-alive
+//! connection's next request, but nothing guarantees it).
 
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -138,7 +139,9 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &user_agent_text(b"curl/8.5")));
         assert_eq!(&*user_agent_text(b"curl/8.5\r\nX-Evil: 1"), "curl/8.5X-Evil: 1");
         // A cleaned value is not remembered under its raw bytes.
-        assert_eq!(&*user_agent_text(b"curl/8.5\r\nX-Evil: 1"), "curl/8.5X-Evil: 1");
+        let dirty = user_agent_text(b"curl/8.5\r\nX-Evil: 1");
+        assert_eq!(&*dirty, "curl/8.5X-Evil: 1");
+        assert!(!Arc::ptr_eq(&dirty, &user_agent_text(b"curl/8.5\r\nX-Evil: 1")));
         assert_eq!(&*user_agent_text(b"curl/8.6"), "curl/8.6");
     }
 

@@ -128,13 +128,11 @@ pub(crate) fn cap_actor(actor: &mut Actor) {
 }
 
 /// `text` cut to at most `max` characters.
-pub(crate) fn capped(text: Arc<str>, max: usize) -> Arc<str> {
-    if text.len() <= max {
-        return text;
+pub(crate) fn capped(mut text: Arc<str>, max: usize) -> Arc<str> {
+    if text.len() > max {
+        cut_long(&mut text, max);
     }
-    let mut text = Some(text);
-    cut(&mut text, max);
-    text.unwrap_or_default()
+    text
 }
 
 /// Cuts `field` to at most `max` characters. Text within the cap, the usual
