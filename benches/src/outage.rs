@@ -96,9 +96,9 @@ pub(crate) async fn run(options: OutageOptions, servers: &Servers) -> Result<Sec
         );
         runs.push(one_run(name, spool, outage, options, servers).await?);
     }
-    let replayed = runs.last().map_or(0, |run| run.rows);
+    let written = runs.last().map_or(0, |run| run.rows);
     let mut yardsticks = Vec::new();
-    for events in [options.ingest_events, replayed] {
+    for events in [options.ingest_events, written] {
         eprintln!(
             "outage: batched ingest rate of PostgreSQL, {} events",
             count(events)

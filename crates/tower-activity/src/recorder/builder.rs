@@ -325,7 +325,6 @@ impl<S: ActivitySink> RecorderBuilder<S> {
             spooling: false,
             appending: 0,
             replay_backoff: config.retry_min,
-            replay_after_appends: false,
         };
         let handle = tokio::spawn(writer.run());
         Recorder {

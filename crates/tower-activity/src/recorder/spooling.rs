@@ -40,7 +40,9 @@ mod enabled {
     /// A spool shared between the writer's tasks. Appends hold the spool's
     /// lock only to write (they encode before and sync after), and the
     /// replay reads and decodes under a lock of its own, so neither waits
-    /// for the other's disk.
+    /// for the other's reads or syncs; only taking a file to read back (which
+    /// syncs it once) and deleting a finished one happen under the spool's
+    /// lock.
     #[derive(Clone, Debug)]
     pub(in crate::recorder) struct SpoolLink {
         spool: Arc<Mutex<Spool>>,
@@ -174,7 +176,6 @@ mod enabled {
             }
             // The parts past `max_events` are handed out next, each counted
             // as handed out already.
-            let max_events = max_events.max(1);
             let mut parts = 1;
             while batch.len() > max_events {
                 let last = (batch.len() - 1) / max_events * max_events;

@@ -73,9 +73,6 @@ pub(super) struct Writer<S> {
     pub(super) appending: usize,
     /// How long the next replay step waits after a failed one.
     pub(super) replay_backoff: Duration,
-    /// Whether the replay found the spool empty while batches were being
-    /// appended: it starts again once they are.
-    pub(super) replay_after_appends: bool,
 }
 
 /// What a write carries.
@@ -199,11 +196,9 @@ impl<S: ActivitySink> Writer<S> {
                 );
                 None
             }
-            // Batches are being appended: look again once they are.
-            Replayed::Empty => {
-                self.replay_after_appends = true;
-                None
-            }
+            // Batches are being appended: look again once they are (while
+            // spooling, no replay step means that).
+            Replayed::Empty => None,
         }
     }
 
@@ -339,8 +334,7 @@ impl<S: ActivitySink> Writer<S> {
     fn finished(&mut self, mut written: Written, replay: &mut Option<ReplayStep>) -> bool {
         if written.appended {
             self.appending -= 1;
-            if self.appending == 0 && self.replay_after_appends && replay.is_none() {
-                self.replay_after_appends = false;
+            if self.appending == 0 && self.spooling && replay.is_none() {
                 *replay = self.start_replay(Duration::ZERO);
             }
         }

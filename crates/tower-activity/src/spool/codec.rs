@@ -51,6 +51,9 @@ pub(super) fn encode_batch(batch: &[ActivityEvent], out: &mut Vec<u8>) {
     }
 }
 
+/// The most events [`decode_batch`] makes room for before reading them.
+const MAX_PREALLOCATED: usize = 4_096;
+
 /// Reads the batch a payload made by [`encode_batch`] holds.
 pub(super) fn decode_batch(payload: &[u8]) -> io::Result<Vec<ActivityEvent>> {
     let mut input = Input {
@@ -63,7 +66,9 @@ pub(super) fn decode_batch(payload: &[u8]) -> io::Result<Vec<ActivityEvent>> {
     if count > payload.len() as u64 {
         return Err(invalid("event count past the record's length"));
     }
-    let mut batch = Vec::with_capacity(count as usize);
+    // Room for what a batch usually holds, not for what the count claims:
+    // a damaged count must fail at the bytes, never at the allocator.
+    let mut batch = Vec::with_capacity((count as usize).min(MAX_PREALLOCATED));
     for _ in 0..count {
         let mut row = Row::read(&mut input)?;
         batch.push(ActivityEvent::read_columns(&mut row)?);
