@@ -171,6 +171,66 @@ async fn a_spooled_record_larger_than_a_batch_is_replayed_in_batches_of_the_batc
     assert_eq!(sizes.len(), 11, "the small record with the next one: {sizes:?}");
 }
 
+/// Fails the `nth` write it is given (from 1), once.
+struct FailsOnce {
+    nth: usize,
+    writes: std::sync::atomic::AtomicUsize,
+    failed: std::sync::Mutex<Option<Uuid>>,
+    sink: MemorySink,
+}
+
+impl ActivitySink for FailsOnce {
+    async fn write_batch(&self, batch: &[ActivityEvent]) -> Result<(), SinkError> {
+        if self.writes.fetch_add(1, Ordering::SeqCst) + 1 == self.nth {
+            *self.failed.lock().unwrap() = batch.first().map(|event| event.id);
+            return Err(SinkError::transient("connection reset"));
+        }
+        self.sink.write_batch(batch).await
+    }
+}
+
+#[tokio::test]
+async fn a_replayed_batch_that_fails_is_put_back_and_written_before_those_not_begun() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<_> = (0..1_050).map(event).collect();
+    let mut spool = Spool::open(dir.path()).unwrap();
+    spool.append(&events[..20]).unwrap();
+    // One record of ten batches and more: its parts wait as put back.
+    spool.append(&events[20..]).unwrap();
+    spool.sync().unwrap();
+    drop(spool);
+
+    let sink = Arc::new(FailsOnce {
+        nth: 3,
+        writes: Default::default(),
+        failed: Default::default(),
+        sink: MemorySink::default(),
+    });
+    let recorder = Recorder::builder(sink.clone())
+        .spool(Spool::open(dir.path()).unwrap())
+        .batch_size(100)
+        .concurrent_writes(2)
+        .retry_backoff(Duration::from_millis(2), Duration::from_millis(20))
+        .spawn();
+    until(|| sink.sink.len() == 1_050).await;
+    let report = recorder.shutdown().await;
+    assert_eq!((report.lost, report.dropped), (0, 0));
+    exactly_once(&sink.sink, &events);
+    assert!(
+        Spool::open(dir.path()).unwrap().is_empty(),
+        "the file is finished"
+    );
+    // The failed batch went out again before any batch begun after the one
+    // written beside it.
+    let failed = sink.failed.lock().unwrap().expect("a write failed");
+    let order: Vec<Uuid> = sink.sink.events().iter().map(|event| event.id).collect();
+    let position = |id: Uuid| order.iter().position(|stored| *stored == id).unwrap();
+    let at = events.iter().position(|event| event.id == failed).unwrap();
+    for later in events[at..].chunks(100).skip(2) {
+        assert!(position(failed) < position(later[0].id), "retried first");
+    }
+}
+
 #[tokio::test]
 async fn a_torn_spool_tail_is_skipped_and_counted_never_written() {
     let dir = tempfile::tempdir().unwrap();
