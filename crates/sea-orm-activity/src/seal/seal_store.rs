@@ -1,13 +1,15 @@
 //! [`SealStore`] for [`SeaOrmStore`]: the newest checkpoint of the default
 //! chain, and inclusion proofs computed from the stored rows.
 
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use tower_activity::StoreError;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 use tower_activity::seal::{Checkpoint, Hash, InclusionProof, SealStore, entry_leaf, inclusion_proof};
+use tower_activity::{Cell, StoreError};
 use uuid::Uuid;
 
 use super::sealer::DEFAULT_CHAIN;
-use super::stored::StoredCells;
+use super::stored_row::{StoredRow, column_at};
 use super::tables::{seal_entry, seal_row};
 use super::verify::checkpoint_of;
 use crate::entity::Entity;
@@ -30,9 +32,15 @@ impl SealStore for SeaOrmStore {
 
 impl SeaOrmStore {
     async fn proof(&self, entry: Uuid) -> Result<Option<InclusionProof>, DbErr> {
-        let Some(row) = Entity::find_by_id(entry).one(&self.db).await? else {
+        let backend = self.db.get_database_backend();
+        let Some(row) = self
+            .db
+            .query_one_raw(Entity::find_by_id(entry).build(backend))
+            .await?
+        else {
             return Ok(None);
         };
+        let stored = StoredRow::read(&row, 0, false)?;
         let Some(place) = seal_entry::Entity::find_by_id(entry).one(&self.db).await? else {
             return Ok(None);
         };
@@ -56,8 +64,8 @@ impl SeaOrmStore {
             .map(|leaf| leaf.as_slice().try_into().unwrap_or_default())
             .collect();
         let commitment: Hash = place.commitment.as_slice().try_into().unwrap_or_default();
-        let stored = StoredCells::read(&row);
-        let leaf = entry_leaf(&stored.cells()?, &commitment);
+        let cells = stored.cells();
+        let leaf = entry_leaf(&cells, &commitment);
         let index = usize::try_from(place.position).unwrap_or(usize::MAX);
         if let Some(at) = leaves.get_mut(index) {
             *at = leaf;
@@ -67,7 +75,10 @@ impl SeaOrmStore {
         };
         Ok(Some(InclusionProof {
             entry,
-            tenant_id: row.tenant_id,
+            tenant_id: match cells[column_at("tenant_id")?] {
+                Cell::Text(tenant) => tenant.map(str::to_owned),
+                _ => None,
+            },
             commitment,
             leaf,
             index: index as u64,

@@ -1,51 +1,9 @@
-//! A stored row's values as the leaf hashes them: read straight from the
-//! columns, with none of the fallbacks that reading an event applies, so a
-//! value changed by hand always changes the leaf.
+//! A stored seal row as the seal it holds.
 
-use sea_orm::{DbErr, Iterable, ModelTrait};
-use tower_activity::seal::Seal;
-use tower_activity::{COLUMNS, Cell, Details, seal::Hash};
+use sea_orm::DbErr;
+use tower_activity::seal::{Hash, Seal};
 
 use super::tables::seal_row;
-use crate::entity::{Column, Model};
-
-/// The values of one stored row, column by column.
-pub(crate) struct StoredCells {
-    values: Vec<sea_orm::Value>,
-    details: Option<Details>,
-}
-
-impl StoredCells {
-    /// The values of `row`.
-    pub(crate) fn read(row: &Model) -> StoredCells {
-        let values: Vec<_> = Column::iter().map(|column| row.get(column)).collect();
-        let details = row.details.clone().map(Details::new);
-        StoredCells { values, details }
-    }
-
-    /// The values as cells, in the order of [`COLUMNS`].
-    pub(crate) fn cells(&self) -> Result<[Cell<'_>; COLUMNS.len()], DbErr> {
-        let cells = self
-            .values
-            .iter()
-            .zip(&COLUMNS)
-            .map(|(value, column)| match value {
-                sea_orm::Value::Uuid(Some(id)) => Ok(Cell::Uuid(*id)),
-                sea_orm::Value::ChronoDateTimeUtc(Some(time)) => Ok(Cell::Time(*time)),
-                sea_orm::Value::String(text) => Ok(Cell::Text(text.as_deref())),
-                sea_orm::Value::Int(number) => Ok(Cell::Integer(*number)),
-                sea_orm::Value::Json(_) => Ok(Cell::Json(self.details.as_ref())),
-                other => Err(DbErr::Type(format!(
-                    "activity_log column `{}` holds {other:?}, not a {:?}",
-                    column.name, column.kind
-                ))),
-            })
-            .collect::<Result<Vec<_>, DbErr>>()?;
-        cells
-            .try_into()
-            .map_err(|_| DbErr::Custom("activity_log entity and COLUMNS differ".to_owned()))
-    }
-}
 
 /// The seal a stored row holds; a hash or signature of the wrong length
 /// reads as zeros, which no verification accepts.

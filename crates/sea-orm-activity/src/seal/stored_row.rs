@@ -22,6 +22,14 @@ enum Stored {
     Json(Option<Details>),
 }
 
+/// The index in [`COLUMNS`] of the column `name`.
+pub(crate) fn column_at(name: &str) -> Result<usize, DbErr> {
+    COLUMNS
+        .iter()
+        .position(|column| column.name == name)
+        .ok_or_else(|| DbErr::Custom(format!("activity_log has no column `{name}`")))
+}
+
 impl StoredRow {
     /// The `activity_log` columns selected in `row` from the index `first`
     /// on, in the order of [`COLUMNS`]. With `details_as_text`, the details

@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, DbErr, QueryResult};
+use tower_activity::Cell;
 use tower_activity::seal::{MerkleRoot, Seal, changed_column, column_digest_is, commitment, entry_leaf};
-use tower_activity::{COLUMNS, Cell};
 use uuid::Uuid;
 
 use super::prune_record::SEALED_PRUNE_ACTION;
+use super::stored_row::column_at;
 use super::verify::Checked;
 use super::verify_places::{Place, PlacesPage, details_as_text, stored_row, stored_text};
 use super::verify_report::Tamper;
@@ -32,17 +33,11 @@ pub(super) struct EntryScope {
 impl EntryScope {
     /// Every entry, or only those of `tenant`, read from `backend`.
     pub(super) fn new(tenant: Option<String>, backend: DbBackend) -> Result<Arc<EntryScope>, DbErr> {
-        let at = |name: &str| {
-            COLUMNS
-                .iter()
-                .position(|column| column.name == name)
-                .ok_or_else(|| DbErr::Custom(format!("activity_log has no column `{name}`")))
-        };
         Ok(Arc::new(EntryScope {
             tenant,
-            tenant_at: at("tenant_id")?,
-            occurred_at: at("occurred_at")?,
-            action_at: at("action")?,
+            tenant_at: column_at("tenant_id")?,
+            occurred_at: column_at("occurred_at")?,
+            action_at: column_at("action")?,
             details_as_text: details_as_text(backend),
         }))
     }
