@@ -131,6 +131,17 @@ async fn shutdown_with_the_sink_down_spools_and_the_next_recorder_replays() {
     exactly_once(&back.sink, &events);
 }
 
+/// Spools 1,050 events in `dir` as two records, of 20 and of 1,030, as an
+/// earlier process left them; returns them.
+fn spooled_in_two_records(dir: &Path) -> Vec<ActivityEvent> {
+    let events: Vec<_> = (0..1_050).map(event).collect();
+    let mut spool = Spool::open(dir).unwrap();
+    spool.append(&events[..20]).unwrap();
+    spool.append(&events[20..]).unwrap();
+    spool.sync().unwrap();
+    events
+}
+
 /// A sink that keeps the size of every batch it is given.
 #[derive(Default)]
 struct Sizes {
@@ -148,12 +159,7 @@ impl ActivitySink for Sizes {
 #[tokio::test]
 async fn a_spooled_record_larger_than_a_batch_is_replayed_in_batches_of_the_batch_size() {
     let dir = tempfile::tempdir().unwrap();
-    let events: Vec<_> = (0..1_050).map(event).collect();
-    let mut spool = Spool::open(dir.path()).unwrap();
-    spool.append(&events[..20]).unwrap();
-    spool.append(&events[20..]).unwrap();
-    spool.sync().unwrap();
-    drop(spool);
+    let events = spooled_in_two_records(dir.path());
 
     let sink = Arc::new(Sizes::default());
     let recorder = Recorder::builder(sink.clone())
@@ -192,13 +198,9 @@ impl ActivitySink for FailsOnce {
 #[tokio::test]
 async fn a_replayed_batch_that_fails_is_put_back_and_written_before_those_not_begun() {
     let dir = tempfile::tempdir().unwrap();
-    let events: Vec<_> = (0..1_050).map(event).collect();
-    let mut spool = Spool::open(dir.path()).unwrap();
-    spool.append(&events[..20]).unwrap();
-    // One record of ten batches and more: its parts wait as put back.
-    spool.append(&events[20..]).unwrap();
-    spool.sync().unwrap();
-    drop(spool);
+    // Its second record holds ten batches and more: its parts wait as put
+    // back.
+    let events = spooled_in_two_records(dir.path());
 
     let sink = Arc::new(FailsOnce {
         nth: 3,

@@ -100,14 +100,7 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
         succeeded(&run(db, &["verify", "--tenant", "tenant_1"]).await);
         let output = run(db, &["verify", "--tenant", "tenant_2"]).await;
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-        assert!(
-            stdout(&output).contains(&format!(
-                "seal 1, entry {}: the column `method` was changed",
-                events[2].id
-            )),
-            "{}",
-            stdout(&output)
-        );
+        names_changed_method(&output, events[2].id);
 
         // Every seal was made before: links and signatures only.
         let report = succeeded(&run(db, &["verify", "--since", "2999-01-01"]).await);
@@ -119,14 +112,7 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
         // Both seals were made within the hour: the changed entry is found.
         let output = run(db, &["verify", "--since", "1h"]).await;
         assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-        assert!(
-            stdout(&output).contains(&format!(
-                "seal 1, entry {}: the column `method` was changed",
-                events[2].id
-            )),
-            "{}",
-            stdout(&output)
-        );
+        names_changed_method(&output, events[2].id);
     })
     .await;
 }
@@ -136,6 +122,16 @@ async fn verify_narrowed_to_a_tenant_or_to_recent_seals_says_what_it_covered() {
 async fn sealed_six(db: &TestDb) -> Vec<Model> {
     let _sealer = sealed_log(db, 6, 4).await;
     rows(db).await
+}
+
+/// Asserts that `output` names `entry` of seal 1 as the one whose method
+/// was changed.
+fn names_changed_method(output: &std::process::Output, entry: uuid::Uuid) {
+    let report = stdout(output);
+    assert!(
+        report.contains(&format!("seal 1, entry {entry}: the column `method` was changed")),
+        "{report}"
+    );
 }
 
 fn hex(bytes: &[u8]) -> String {
